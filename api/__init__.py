@@ -1,0 +1,31 @@
+"""The HTTP front: a Flask app factory with one blueprint per resource; Radicale is mounted at /dav."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from api import errors, me, site
+from api.context import EXTENSION, Caledee
+from caldee_dav import db
+from caldee_dav.config import Settings, load_settings
+
+API_PREFIX = "/api/v2"
+API_BLUEPRINTS = [me.bp]
+
+
+def create_app(settings: Settings | None = None, *, mount_dav: bool = True) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_resource_size
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = Caledee(settings=settings, engine=db.engine_for(settings.database_url))
+    errors.register_error_handlers(app)
+    app.register_blueprint(site.bp)
+    for blueprint in API_BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    if mount_dav:
+        from caldee_dav.radicale_app import create_dav_app
+
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": create_dav_app(settings)})  # type: ignore[method-assign]
+    return app

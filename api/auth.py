@@ -1,0 +1,52 @@
+"""Bearer PAT authentication with scopes: one decorator for every REST route."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from api.context import write_unit
+from caldee_dav import accounts
+from caldee_dav.errors import Forbidden, Unauthorized
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Send a personal access token as `Authorization: Bearer pat_...`.")
+    return value.strip()
+
+
+def authenticate_request(*scopes: str) -> str:
+    """Check the bearer token and its scopes; returns the user id and records it on ``g``."""
+    secret = bearer_token()
+    with write_unit() as session:
+        token = accounts.find_token(session, secret)
+        if token is None:
+            raise Unauthorized("The access token is invalid, revoked or expired.")
+        missing = [s for s in scopes if s not in (token.scopes or [])]
+        if missing:
+            raise Forbidden(f"The access token lacks the scope(s) {', '.join(missing)}.")
+        accounts.touch_token(token)
+        g.caledee_user_id = token.user_id
+        g.caledee_token_id = token.id
+        return token.user_id
+
+
+def require_scopes(*scopes: str) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authenticate_request(*scopes)
+            return view(*args, **kwargs)
+
+        wrapper.required_scopes = scopes  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

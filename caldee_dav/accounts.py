@@ -1,0 +1,227 @@
+"""Users, API tokens and calendars: the domain service behind the CLI, Radicale auth and REST auth."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from caldee_dav import store
+from caldee_dav.errors import AlreadyExists, InvalidInput, NotFound
+from caldee_dav.models import ApiToken, Collection, User, utcnow
+
+TOKEN_PREFIX = "pat_"
+TOKEN_BYTES = 32
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Scopes of the REST contract plus the ones scheduling adds; a token created without --scope gets all.
+ALL_SCOPES = (
+    "read:profile",
+    "read:event-types",
+    "write:event-types",
+    "read:availability",
+    "read:bookings",
+    "write:bookings",
+    "read:schedules",
+    "write:schedules",
+    "read:leads",
+    "read:contacts",
+    "read:calendars",
+    "write:calendars",
+    "caldav",
+)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as created: ``secret`` is shown once and never stored."""
+
+    id: str
+    secret: str
+    name: str
+    scopes: list[str]
+    expires_at: datetime | None
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone {name!r}") from exc
+    return name
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:63] or "calendar"
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    slug: str,
+    password: str | None = None,
+    timezone: str = "UTC",
+    display_name: str | None = None,
+) -> User:
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email):
+        raise InvalidInput(f"{email!r} is not an email address")
+    if not SLUG_PATTERN.match(slug):
+        raise InvalidInput(f"slug {slug!r} must be lowercase letters, digits and dashes (at most 63)")
+    check_timezone(timezone)
+    if session.scalar(select(User).where(User.slug == slug)):
+        raise AlreadyExists(f"a user with slug {slug!r} already exists")
+    if session.scalar(select(User).where(User.email == email)):
+        raise AlreadyExists(f"a user with email {email!r} already exists")
+    user = User(
+        email=email,
+        slug=slug,
+        timezone=timezone,
+        display_name=display_name,
+        password_hash=generate_password_hash(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    store.create_collection(session, slug, owner_id=user.id)
+    return user
+
+
+def find_user(session: Session, login: str) -> User | None:
+    """A user by slug or email (case-insensitive email)."""
+    login = login.strip()
+    query = select(User).where((User.slug == login) | (User.email == login.lower()))
+    return session.scalars(query).first()
+
+
+def require_user(session: Session, login: str) -> User:
+    user = find_user(session, login)
+    if user is None:
+        raise NotFound(f"no user {login!r}")
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    return bool(user.password_hash) and check_password_hash(user.password_hash or "", password)
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def create_token(
+    session: Session,
+    user: User,
+    *,
+    name: str = "",
+    scopes: list[str] | None = None,
+    expires_days: int | None = None,
+) -> IssuedToken:
+    chosen = list(scopes) if scopes else list(ALL_SCOPES)
+    unknown = sorted(set(chosen) - set(ALL_SCOPES))
+    if unknown:
+        raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
+    if expires_days is not None and expires_days <= 0:
+        raise InvalidInput("expiry must be a positive number of days")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=hash_token(secret),
+        display_prefix=secret[:8],
+        scopes=chosen,
+        expires_at=expires_at,
+    )
+    session.add(token)
+    session.flush()
+    return IssuedToken(token.id, secret, name, chosen, expires_at)
+
+
+def find_token(session: Session, secret: str) -> ApiToken | None:
+    """The live token for ``secret`` (not revoked, not expired), or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        return None
+    return token
+
+
+def touch_token(token: ApiToken) -> None:
+    """Record use, at most once a minute, so reads do not turn every request into a write."""
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """CalDAV login: slug or email, with the password or an API token as an app password."""
+    user = find_user(session, login)
+    if user is None:
+        return None
+    if password.startswith(TOKEN_PREFIX):
+        token = find_token(session, password)
+        if token is not None and token.user_id == user.id:
+            return user
+        return None
+    return user if check_password(user, password) else None
+
+
+# --- calendars --------------------------------------------------------------------------------
+
+
+def create_calendar(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    slug: str | None = None,
+    color: str | None = None,
+    timezone: str | None = None,
+    description: str | None = None,
+) -> Collection:
+    slug = slug or slugify(name)
+    if not SLUG_PATTERN.match(slug):
+        raise InvalidInput(f"calendar slug {slug!r} must be lowercase letters, digits and dashes")
+    if timezone:
+        check_timezone(timezone)
+    if store.get_collection(session, user.slug) is None:
+        store.create_collection(session, user.slug, owner_id=user.id)
+    path = f"{user.slug}/{slug}"
+    if store.get_collection(session, path) is not None:
+        raise AlreadyExists(f"{user.slug} already has a calendar {slug!r}")
+    props = {"tag": "VCALENDAR", "D:displayname": name, "C:supported-calendar-component-set": "VEVENT,VTODO"}
+    if color:
+        props["ICAL:calendar-color"] = color
+    if description:
+        props["C:calendar-description"] = description
+    calendar = store.create_collection(session, path, owner_id=user.id, props=props)
+    calendar.timezone = timezone or user.timezone
+    return calendar
+
+
+def user_calendars(session: Session, user: User) -> list[Collection]:
+    query = select(Collection).where(Collection.owner_id == user.id, Collection.tag == "VCALENDAR")
+    return list(session.scalars(query.order_by(Collection.path)))
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0

@@ -1,0 +1,181 @@
+"""The ``caledee`` command: init, serve, user, token and calendar management."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+
+from caldee_dav import accounts, db
+from caldee_dav.config import ConfigError, Settings, load_settings
+from caldee_dav.errors import CaledeeError
+from caldee_dav.schema import migrate
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_SLUG = "demo"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        getattr(args, "config", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+    )
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = db.engine_for(settings.database_url)
+    migrate(engine)
+    return engine
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = _engine(settings)
+    print(f"Database ready: {settings.database_url}")
+    if not args.demo:
+        return 0
+    with db.write_unit(engine) as session:
+        user = accounts.find_user(session, DEMO_SLUG)
+        password = None
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = accounts.create_user(
+                session,
+                email=DEMO_EMAIL,
+                slug=DEMO_SLUG,
+                password=password,
+                timezone="Europe/Paris",
+                display_name="Demo User",
+            )
+            accounts.create_calendar(session, user, name="Demo calendar", slug="calendar")
+        token = accounts.create_token(session, user, name="demo")
+    url = settings.public_url
+    print(
+        f"""
+Caledee demo account
+  CalDAV URL   {url}/dav/            (or just {url}/ : discovery via /.well-known/caldav)
+  User         {DEMO_SLUG}  (or {DEMO_EMAIL})
+  Password     {password or "(unchanged since the first `make run`; use the token below)"}
+  API token    {token.secret}   (shown once; also works as the CalDAV password)
+
+Try
+  curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/me
+  curl -u {DEMO_SLUG}:{token.secret} -X PROPFIND -H "Depth: 1" {url}/dav/{DEMO_SLUG}/
+"""
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _engine(settings)
+    from caldee_dav.server import serve
+
+    print(f"Caledee listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)
+    print(f"  CalDAV   {settings.public_url}/dav/", flush=True)
+    print(f"  REST     {settings.public_url}/api/v2/", flush=True)
+    print(f"  Health   {settings.public_url}/health", flush=True)
+    serve(settings)
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with db.write_unit(_engine(settings)) as session:
+        user = accounts.create_user(
+            session,
+            email=args.email,
+            slug=args.slug,
+            password=args.password,
+            timezone=args.timezone or settings.default_timezone,
+            display_name=args.name,
+        )
+        print(f"Created user {user.slug} <{user.email}> (id {user.id})")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with db.write_unit(_engine(settings)) as session:
+        user = accounts.require_user(session, args.user)
+        token = accounts.create_token(
+            session, user, name=args.name or "", scopes=args.scope, expires_days=args.expires_days
+        )
+    print(token.secret)
+    print(f"Token {token.id} for {user.slug}: scopes {' '.join(token.scopes)}; shown once.", file=sys.stderr)
+    return 0
+
+
+def cmd_calendar_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with db.write_unit(_engine(settings)) as session:
+        user = accounts.require_user(session, args.user)
+        calendar = accounts.create_calendar(
+            session, user, name=args.name, slug=args.slug, color=args.color, timezone=args.timezone
+        )
+        print(f"Created calendar {settings.public_url}/dav/{calendar.path}/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="caledee", description="Caledee calendar and scheduling server")
+    parser.add_argument("--config", help="TOML settings file (default config/caledee.toml if present)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="create or upgrade the database")
+    init.add_argument("--demo", action="store_true", help="also create a demo user, calendar and token")
+    init.set_defaults(handler=cmd_init)
+
+    serve = commands.add_parser("serve", help="run the HTTP server (CalDAV, REST, feeds)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user_create = user.add_parser("create", help="create a user")
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--slug", required=True)
+    user_create.add_argument("--password")
+    user_create.add_argument("--timezone")
+    user_create.add_argument("--name")
+    user_create.set_defaults(handler=cmd_user_create)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    token_create = token.add_parser("create", help="create a token (printed once)")
+    token_create.add_argument("--user", required=True, help="slug or email")
+    token_create.add_argument("--name")
+    token_create.add_argument("--scope", action="append", help="repeat for several; default: every scope")
+    token_create.add_argument("--expires-days", type=int)
+    token_create.set_defaults(handler=cmd_token_create)
+
+    calendar = commands.add_parser("calendar", help="manage calendars").add_subparsers(
+        dest="action", required=True
+    )
+    calendar_create = calendar.add_parser("create", help="create a calendar")
+    calendar_create.add_argument("--user", required=True, help="slug or email")
+    calendar_create.add_argument("--name", required=True)
+    calendar_create.add_argument("--slug")
+    calendar_create.add_argument("--color")
+    calendar_create.add_argument("--timezone")
+    calendar_create.set_defaults(handler=cmd_calendar_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (ConfigError, CaledeeError) as exc:
+        print(f"caledee: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Typed settings, read once: defaults < TOML file < CALEDEE_* environment < explicit overrides.
+
+Every setting is documented in ``docs/configuration.md``; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "CALEDEE_"
+DEFAULT_CONFIG_FILE = "config/caledee.toml"
+
+
+class ConfigError(Exception):
+    """Bad configuration: the message names the setting and is printed as one line at start."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = Field("sqlite:///./var/caledee.db", description="SQLAlchemy URL of the store.")
+    base_url: str = Field("", description="Public URL of the server; defaults to http://HOST:PORT.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port (0 picks a free port).")
+    workers: int = Field(1, ge=1, le=64, description="Server processes started by `caledee serve`.")
+    threads: int = Field(8, ge=1, le=256, description="Threads per server process.")
+    data_dir: str = Field("./var", description="Directory for the SQLite database and other local state.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    max_resource_size: int = Field(
+        10_000_000, ge=1024, description="Largest accepted calendar object or request body, in bytes."
+    )
+    occurrence_horizon_days: int = Field(
+        730, ge=30, description="How far ahead recurring events are expanded into the occurrence index."
+    )
+    max_occurrences_per_object: int = Field(
+        5000, ge=100, description="Cap on indexed instances of one recurring event; beyond it queries parse."
+    )
+    default_timezone: str = Field("UTC", description="Time zone of users created without one.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not (value.startswith("sqlite:") or value.startswith("postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _from_environment(environ: dict[str, str]) -> dict[str, str]:
+    fields = Settings.model_fields
+    found = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in fields:
+                found[name] = value
+    return found
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from exc
+    # The file may group settings under [caledee]; flat keys work too.
+    return dict(data.get("caledee", data))
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from every source; raise ConfigError naming the first bad setting."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    path = Path(config_file or environ.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG_FILE))
+    if path.is_file():
+        values.update(_from_file(path))
+    elif config_file is not None:
+        raise ConfigError(f"config file {path}: not found")
+    values.update(_from_environment(environ))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        env_name = ENV_PREFIX + name.upper()
+        raise ConfigError(f"setting {name} ({env_name}): {error['msg']}") from exc

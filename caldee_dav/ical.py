@@ -1,0 +1,199 @@
+"""Pure iCalendar helpers: parse, validate, index (UID, bounds, occurrences) and ETags.
+
+Nothing here knows SQL, HTTP or Radicale. Time-range semantics follow RFC 4791 section 9.9 the way
+Radicale applies them, so that the SQL index and Radicale's own filter agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import icalendar
+import recurring_ical_events
+
+# Radicale's open-ended bounds (radicale.item.filter.TIMESTAMP_MIN/MAX), repeated so this module stays pure.
+TIMESTAMP_MIN = math.floor(datetime.min.replace(tzinfo=UTC).timestamp())
+TIMESTAMP_MAX = math.ceil(datetime.max.replace(tzinfo=UTC).timestamp())
+SCHEDULABLE = ("VEVENT", "VTODO", "VJOURNAL")
+SECOND = timedelta(seconds=1)
+DAY = timedelta(days=1)
+
+
+class InvalidCalendarData(ValueError):
+    """The text is not an acceptable calendar object; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Instance:
+    start: int
+    end: int
+    transparent: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class ObjectIndex:
+    """What the store keeps beside the text of one calendar object."""
+
+    uid: str
+    component: str
+    range_start: int = TIMESTAMP_MIN
+    range_end: int = TIMESTAMP_MAX
+    recurring: bool = False
+    # Instances starting before this are all listed; TIMESTAMP_MIN means "none indexed, parse to answer".
+    expanded_until: int = TIMESTAMP_MIN
+    instances: list[Instance] = field(default_factory=list)
+
+
+def etag_of(text: str) -> str:
+    """The strong ETag Radicale computes for the same text (radicale.item.get_etag)."""
+    return f'"{hashlib.sha256(text.encode()).hexdigest()}"'
+
+
+def parse_calendar(text: str) -> icalendar.Calendar:
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise InvalidCalendarData(f"not valid iCalendar: {exc}") from exc
+    if calendar.name != "VCALENDAR":
+        raise InvalidCalendarData("the object is not a VCALENDAR")
+    return calendar
+
+
+def main_components(calendar: icalendar.Calendar) -> list[icalendar.cal.Component]:
+    return [c for c in calendar.subcomponents if c.name in SCHEDULABLE]
+
+
+def validate_object(calendar: icalendar.Calendar) -> tuple[str, str]:
+    """Check one calendar object resource (RFC 4791 4.1): return its (UID, component name)."""
+    components = main_components(calendar)
+    if not components:
+        raise InvalidCalendarData("the calendar has no VEVENT, VTODO or VJOURNAL")
+    names = {c.name for c in components}
+    if len(names) > 1:
+        raise InvalidCalendarData("one object may hold only one kind of component")
+    uids = {str(c.get("UID", "")) for c in components}
+    if "" in uids:
+        raise InvalidCalendarData("every component needs a UID")
+    if len(uids) > 1:
+        raise InvalidCalendarData("all components of one object must share one UID")
+    return uids.pop(), names.pop()
+
+
+def _as_utc(value: date | datetime) -> datetime:
+    """Dates are midnight UTC and floating times are UTC, as Radicale's filter treats them."""
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _instance_bounds(component: icalendar.cal.Component) -> tuple[datetime, datetime]:
+    start_value = component.decoded("DTSTART")
+    start = _as_utc(start_value)
+    if "DTEND" in component:
+        end = _as_utc(component.decoded("DTEND"))
+    elif "DURATION" in component:
+        duration = component.decoded("DURATION")
+        end = start + duration if duration.total_seconds() > 0 else start + SECOND
+    elif isinstance(start_value, datetime):
+        end = start + SECOND
+    else:
+        end = start + DAY
+    return start, max(end, start)
+
+
+def _is_unbounded(master: icalendar.cal.Component) -> bool:
+    rules = master.get("RRULE")
+    if rules is None:
+        return False
+    for rule in rules if isinstance(rules, list) else [rules]:
+        if "COUNT" not in rule and "UNTIL" not in rule:
+            return True
+    return False
+
+
+def _timestamp(value: datetime) -> int:
+    return math.floor(value.timestamp())
+
+
+def index_object(calendar: icalendar.Calendar, *, horizon_end: int, max_instances: int) -> ObjectIndex:
+    """Index a validated object. VEVENTs get every instance up to ``horizon_end`` (bounded by
+    ``max_instances``); VTODO and VJOURNAL are left for Radicale's filter (their RFC rules are subtle)."""
+    uid, component = validate_object(calendar)
+    index = ObjectIndex(uid=uid, component=component)
+    vevents = [c for c in main_components(calendar) if "DTSTART" in c]
+    if component != "VEVENT" or not vevents:
+        return index
+    index.recurring = any(
+        "RRULE" in c or "RDATE" in c or "RECURRENCE-ID" in c for c in main_components(calendar)
+    )
+    if not index.recurring:
+        start, end = _instance_bounds(vevents[0])
+        index.range_start, index.range_end = _timestamp(start), math.ceil(end.timestamp())
+        index.instances = [_instance(vevents[0], start, end)]
+        index.expanded_until = TIMESTAMP_MAX
+        return index
+    try:
+        instances, finished = _expand(calendar, horizon_end, max_instances)
+    except Exception:  # noqa: BLE001 - a rule the library cannot expand: Radicale will filter it
+        return index
+    if not instances:
+        index.expanded_until = TIMESTAMP_MAX
+        index.range_start = index.range_end = TIMESTAMP_MIN
+        return index
+    index.instances = instances
+    index.range_start = min(i.start for i in instances)
+    masters = [c for c in vevents if "RECURRENCE-ID" not in c]
+    if finished:
+        index.expanded_until = TIMESTAMP_MAX
+        index.range_end = max(i.end for i in instances)
+    else:
+        last_start = instances[-1].start
+        index.expanded_until = (
+            horizon_end if last_start < horizon_end and any(_is_unbounded(m) for m in masters) else last_start
+        )
+        index.range_end = TIMESTAMP_MAX
+    return index
+
+
+def _instance(component: icalendar.cal.Component, start: datetime, end: datetime) -> Instance:
+    return Instance(
+        start=_timestamp(start),
+        end=math.ceil(end.timestamp()),
+        transparent=str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT",
+        cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
+    )
+
+
+def _expand(
+    calendar: icalendar.Calendar, horizon_end: int, max_instances: int
+) -> tuple[list[Instance], bool]:
+    """Instances in start order; ``finished`` is False when the horizon or the cap stopped us."""
+    instances: list[Instance] = []
+    horizon = datetime.fromtimestamp(horizon_end, UTC)
+    query = recurring_ical_events.of(calendar, components=["VEVENT"])
+    for occurrence in query.after(datetime(1, 1, 2, tzinfo=UTC)):
+        start, end = _instance_bounds(occurrence)
+        if start >= horizon or len(instances) >= max_instances:
+            instances.sort(key=lambda i: i.start)
+            return instances, False
+        instances.append(_instance(occurrence, start, end))
+    instances.sort(key=lambda i: i.start)
+    return instances, True
+
+
+def vevent_instances_between(
+    calendar: icalendar.Calendar, start: datetime, end: datetime
+) -> Iterable[icalendar.cal.Component]:
+    """Every VEVENT instance overlapping [start, end), recurrences expanded."""
+    return recurring_ical_events.of(calendar, components=["VEVENT"]).between(start, end)

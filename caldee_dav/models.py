@@ -1,0 +1,287 @@
+"""SQLAlchemy 2 typed models: the one schema every edge shares.
+
+Times are stored in UTC: ``DateTime(timezone=True)`` columns hold aware datetimes, and the
+calendar-object index uses POSIX seconds (``BigInteger``) because Radicale's filters speak them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A short unguessable identifier such as ``bkg_3f9c2a1d7e0b4c55``."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("usr"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    """A personal access token. Only its SHA-256 is kept; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tok"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    display_prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Collection(Base):
+    """A WebDAV collection: a principal, a calendar (tag VCALENDAR), an address book or a plain folder.
+
+    ``revision`` grows by one per committed change and is the sync token; bumping it takes the row
+    lock that serializes writers of one collection on PostgreSQL.
+    """
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(16), default="")
+    slug: Mapped[str] = mapped_column(String(255), default="")
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    color: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    props: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Longest single occurrence indexed here, in seconds: bounds the occurrence-index scan.
+    max_span: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CalendarObject(Base):
+    """One calendar object resource (all components sharing a UID) or one vCard, as text."""
+
+    __tablename__ = "calendar_objects"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "href", name="uq_object_href"),
+        Index("ix_object_uid", "collection_id", "uid"),
+        Index("ix_object_expanded_until", "collection_id", "expanded_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    href: Mapped[str] = mapped_column(String(255))
+    uid: Mapped[str] = mapped_column(String(512), default="")
+    component: Mapped[str] = mapped_column(String(16), default="")
+    etag: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # Earliest start and latest end over all instances, POSIX seconds; open-ended RRULEs end at MAX.
+    range_start: Mapped[int] = mapped_column(BigInteger)
+    range_end: Mapped[int] = mapped_column(BigInteger)
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Instances starting before this are all in ``occurrences``; later ones must be computed.
+    expanded_until: Mapped[int] = mapped_column(BigInteger)
+    last_modified: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Occurrence(Base):
+    """One instance of a VEVENT (a single event has one), for index-only time-range answers."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (Index("ix_occurrence_window", "collection_id", "start", "end"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("calendar_objects.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)
+    # Busy-time facts for the slot engine, so it needs no parsing for plain events.
+    transparent: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Change(Base):
+    """The latest change of each href of a collection (a tombstone when deleted), for sync-collection."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "href", name="uq_change_href"),
+        Index("ix_change_revision", "collection_id", "revision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    href: Mapped[str] = mapped_column(String(255))
+    revision: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- Scheduling ---------------------------------------------------------------------------------
+
+
+class Schedule(Base):
+    """Weekly availability rules and date overrides in one IANA time zone."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sch"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"day": "mon", "start": "09:00", "end": "12:00"}, ...]
+    weekly_rules: Mapped[list[Any]] = mapped_column(default=list)
+    # [{"date": "2026-12-25", "intervals": []}, ...]; empty intervals means closed that day.
+    date_overrides: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EventType(Base):
+    __tablename__ = "event_types"
+    __table_args__ = (UniqueConstraint("user_id", "slug", name="uq_event_type_slug"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("evt"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="one_on_one")
+    description: Mapped[str | None] = mapped_column(Text)
+    durations_min: Mapped[list[Any]] = mapped_column(default=list)
+    buffer_before_min: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after_min: Mapped[int] = mapped_column(Integer, default=0)
+    minimum_notice_min: Mapped[int] = mapped_column(Integer, default=0)
+    booking_window_days: Mapped[int | None] = mapped_column(Integer)
+    max_bookings_per_day: Mapped[int | None] = mapped_column(Integer)
+    slot_interval_min: Mapped[int | None] = mapped_column(Integer)
+    color: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    organization_id: Mapped[str | None] = mapped_column(String(40))
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    requires_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    booking_collection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="SET NULL")
+    )
+    busy_collection_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # User ids of the hosts for round_robin and collective kinds; the owner for one_on_one.
+    host_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("ix_booking_host_start", "host_user_id", "start_at"),
+        Index("ix_booking_owner_created", "owner_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("bkg"))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_type_id: Mapped[str] = mapped_column(ForeignKey("event_types.id", ondelete="CASCADE"), index=True)
+    host_user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Every host for collective bookings (includes host_user_id).
+    host_ids: Mapped[list[Any]] = mapped_column(default=list)
+    start_at: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    duration_min: Mapped[int] = mapped_column(Integer)
+    # active | pending (awaiting confirmation) | canceled | declined
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    invitee_name: Mapped[str] = mapped_column(String(200))
+    invitee_email: Mapped[str] = mapped_column(String(320), index=True)
+    invitee_timezone: Mapped[str] = mapped_column(String(64))
+    guests: Mapped[list[Any]] = mapped_column(default=list)
+    answers: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    collection_id: Mapped[int | None] = mapped_column(ForeignKey("collections.id", ondelete="SET NULL"))
+    object_href: Mapped[str | None] = mapped_column(String(255))
+    ical_uid: Mapped[str] = mapped_column(String(255))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+    canceled_at: Mapped[datetime | None] = mapped_column()
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    canceled_by: Mapped[str | None] = mapped_column(String(320))
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a request carrying an Idempotency-Key, replayed on retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "scope", "key", name="uq_idempotency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,100 @@
+"""Radicale, configured on our storage and auth, as a WSGI app mounted at ``/dav``."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import defusedxml.ElementTree as SafeET
+from radicale import Application
+from radicale import config as radicale_config
+from radicale.item import filter as radicale_filter
+
+from caldee_dav.config import Settings
+from caldee_dav.radicale_collection import expand_window
+
+CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
+    configuration = radicale_config.load([])
+    configuration.update(
+        {
+            "auth": {
+                "type": "caldee_dav.radicale_auth",
+                "caledee_database_url": settings.database_url,
+                "realm": "Caledee",
+                "delay": "0",
+            },
+            "rights": {"type": "owner_only"},
+            "storage": {
+                "type": "caldee_dav.radicale_storage",
+                "caledee_database_url": settings.database_url,
+                "caledee_horizon_days": str(settings.occurrence_horizon_days),
+                "caledee_max_occurrences": str(settings.max_occurrences_per_object),
+            },
+            "server": {
+                "max_content_length": str(settings.max_resource_size),
+                "max_resource_size": str(int(settings.max_resource_size * 0.8)),
+            },
+            "web": {"type": "none"},
+            "logging": {"level": settings.log_level, "mask_passwords": "True"},
+        },
+        "caledee",
+        privileged=True,
+    )
+    return configuration
+
+
+def create_dav_app(settings: Settings) -> WSGIApp:
+    return ExpandWindowMiddleware(Application(radicale_configuration(settings)), settings.max_resource_size)
+
+
+class ExpandWindowMiddleware:
+    """Tell the storage the time range of a calendar-query that asks for ``<C:expand>``.
+
+    Radicale removes the time-range from the filters it passes to ``get_filtered`` when expanding
+    (it filters after expansion), which would make the storage return, and Radicale parse, every
+    object. The body is read here once, bounded by the size limit, and handed on unchanged.
+    """
+
+    def __init__(self, app: WSGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "REPORT":
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length <= 0 or length > self.max_body:
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        token = expand_window.set(_expand_time_range(body))
+        try:
+            return list(self.app(environ, start_response))
+        finally:
+            expand_window.reset(token)
+
+
+def _expand_time_range(body: bytes) -> tuple[int, int] | None:
+    try:
+        root = SafeET.fromstring(body)
+    except Exception:  # noqa: BLE001 - malformed XML: Radicale answers it itself
+        return None
+    if root.find(f".//{{{CALDAV_NS}}}expand") is None:
+        return None
+    time_range = root.find(
+        f".//{{{CALDAV_NS}}}comp-filter/{{{CALDAV_NS}}}comp-filter/{{{CALDAV_NS}}}time-range"
+    )
+    if time_range is None:
+        return None
+    try:
+        return radicale_filter.time_range_timestamps(time_range)
+    except Exception:  # noqa: BLE001
+        return None

@@ -1,0 +1,439 @@
+"""The only SQL on collection, object, occurrence and change tables.
+
+Every function takes the caller's session: the caller opens the unit of work (``db.write_unit``) and
+commits it; nothing here commits. Each write bumps the collection's revision first, which takes
+the collection's row lock on PostgreSQL, so writers of one collection queue and sync tokens are
+handed out in commit order.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from caldee_dav.errors import NotFound, PreconditionFailed
+from caldee_dav.ical import TIMESTAMP_MAX, ObjectIndex
+from caldee_dav.models import CalendarObject, Change, Collection, Occurrence, utcnow
+
+# Collection properties Radicale calls meta, mapped to the typed columns we keep them in.
+META_COLUMNS = {
+    "D:displayname": "display_name",
+    "ICAL:calendar-color": "color",
+    "C:calendar-description": "description",
+    "tag": "tag",
+}
+
+
+# --- collections ------------------------------------------------------------------------------
+
+
+def get_collection(session: Session, path: str) -> Collection | None:
+    return session.scalars(select(Collection).where(Collection.path == path)).first()
+
+
+def require_collection(session: Session, path: str) -> Collection:
+    collection = get_collection(session, path)
+    if collection is None:
+        raise NotFound(f"collection {path!r} does not exist")
+    return collection
+
+
+def child_collections(session: Session, path: str) -> list[Collection]:
+    """Direct children of ``path`` ("" is the root)."""
+    prefix = f"{path}/" if path else ""
+    query = select(Collection).where(Collection.path.like(_escape_like(prefix) + "%", escape="\\"))
+    if prefix:
+        query = query.where(Collection.path != path)
+    return [c for c in session.scalars(query.order_by(Collection.path)) if "/" not in c.path[len(prefix) :]]
+
+
+def collection_meta(collection: Collection) -> dict[str, str]:
+    """Radicale's view of a collection's properties."""
+    meta = {key: str(value) for key, value in (collection.props or {}).items()}
+    for key, column in META_COLUMNS.items():
+        value = getattr(collection, column)
+        if value:
+            meta[key] = value
+    if collection.timezone and "C:calendar-timezone" not in meta:
+        pass  # The zone name alone is not a VTIMEZONE; only what a client set is reported.
+    return meta
+
+
+def set_collection_meta(session: Session, collection: Collection, props: dict[str, str]) -> None:
+    """Replace every property (Radicale's set_meta semantics), keeping known ones in columns."""
+    extra: dict[str, str] = {}
+    for column in META_COLUMNS.values():
+        setattr(collection, column, "" if column == "tag" else None)
+    for key, value in props.items():
+        if key in META_COLUMNS:
+            setattr(collection, META_COLUMNS[key], value)
+        else:
+            extra[key] = value
+    collection.props = extra
+    bump_revision(session, collection)
+
+
+def create_collection(
+    session: Session, path: str, *, owner_id: str | None, props: dict[str, str] | None = None
+) -> Collection:
+    collection = Collection(path=path, owner_id=owner_id, slug=posixpath.basename(path), props={})
+    session.add(collection)
+    session.flush()
+    if props:
+        set_collection_meta(session, collection, props)
+    return collection
+
+
+def delete_collection(session: Session, collection: Collection) -> None:
+    """Delete a collection, its descendants and everything in them."""
+    prefix = _escape_like(collection.path + "/") + "%"
+    doomed = select(Collection.id).where(
+        or_(Collection.id == collection.id, Collection.path.like(prefix, escape="\\"))
+    )
+    ids = list(session.scalars(doomed))
+    object_ids = select(CalendarObject.id).where(CalendarObject.collection_id.in_(ids))
+    session.execute(delete(Occurrence).where(Occurrence.object_id.in_(object_ids)))
+    session.execute(delete(CalendarObject).where(CalendarObject.collection_id.in_(ids)))
+    session.execute(delete(Change).where(Change.collection_id.in_(ids)))
+    session.execute(delete(Collection).where(Collection.id.in_(ids)))
+    session.expunge_all()
+
+
+def bump_revision(session: Session, collection: Collection) -> int:
+    """Next revision of ``collection``; on PostgreSQL this row lock is held until commit."""
+    revision = session.execute(
+        update(Collection)
+        .where(Collection.id == collection.id)
+        .values(revision=Collection.revision + 1, updated_at=utcnow())
+        .returning(Collection.revision)
+    ).scalar_one()
+    collection.revision = revision
+    return revision
+
+
+def sync_token(collection: Collection) -> str:
+    return f"http://caledee.org/ns/sync/{collection.id}-{collection.revision}"
+
+
+def parse_sync_token(collection: Collection, token: str) -> int:
+    """The revision in ``token``; ValueError if it is not one of this collection's tokens."""
+    prefix = f"http://caledee.org/ns/sync/{collection.id}-"
+    if not token.startswith(prefix):
+        raise ValueError(f"sync token {token!r} does not belong to this collection")
+    try:
+        revision = int(token[len(prefix) :])
+    except ValueError as exc:
+        raise ValueError(f"malformed sync token {token!r}") from exc
+    if not 0 <= revision <= collection.revision:
+        raise ValueError(f"sync token {token!r} is from the future")
+    return revision
+
+
+def changes_since(session: Session, collection: Collection, revision: int) -> list[str]:
+    """Every href changed or deleted after ``revision``, each once."""
+    query = select(Change.href).where(Change.collection_id == collection.id, Change.revision > revision)
+    return list(session.scalars(query.order_by(Change.revision)))
+
+
+# --- objects ----------------------------------------------------------------------------------
+
+
+def get_object(session: Session, collection_id: int, href: str) -> CalendarObject | None:
+    return session.scalars(
+        select(CalendarObject).where(
+            CalendarObject.collection_id == collection_id, CalendarObject.href == href
+        )
+    ).first()
+
+
+def get_objects(session: Session, collection_id: int, hrefs: Iterable[str]) -> list[CalendarObject]:
+    wanted = list(dict.fromkeys(hrefs))
+    found: list[CalendarObject] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.extend(
+            session.scalars(
+                select(CalendarObject).where(
+                    CalendarObject.collection_id == collection_id, CalendarObject.href.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def all_objects(session: Session, collection_id: int) -> list[CalendarObject]:
+    return list(
+        session.scalars(
+            select(CalendarObject)
+            .where(CalendarObject.collection_id == collection_id)
+            .order_by(CalendarObject.href)
+        )
+    )
+
+
+def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObject | None:
+    return session.scalars(
+        select(CalendarObject).where(CalendarObject.collection_id == collection_id, CalendarObject.uid == uid)
+    ).first()
+
+
+def count_objects(session: Session, collection_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(CalendarObject)
+            .where(CalendarObject.collection_id == collection_id)
+        )
+        or 0
+    )
+
+
+def last_modified(session: Session, collection: Collection) -> datetime:
+    latest = session.scalar(
+        select(func.max(CalendarObject.last_modified)).where(CalendarObject.collection_id == collection.id)
+    )
+    return max(filter(None, [latest, collection.updated_at]))
+
+
+def put_object(
+    session: Session,
+    collection: Collection,
+    href: str,
+    text: str,
+    etag: str,
+    index: ObjectIndex,
+    *,
+    if_match: str | None = None,
+    if_none_match: bool = False,
+) -> tuple[CalendarObject, bool]:
+    """Create or replace ``href``; returns (object, replaced). ``if_match`` "*" means "must exist"."""
+    bump_revision(session, collection)
+    existing = get_object(session, collection.id, href)
+    _check_preconditions(href, existing, if_match, if_none_match)
+    if existing is None:
+        obj = CalendarObject(collection_id=collection.id, href=href)
+        session.add(obj)
+    else:
+        obj = existing
+        session.execute(delete(Occurrence).where(Occurrence.object_id == obj.id))
+    obj.uid, obj.component, obj.etag, obj.text, obj.size = index.uid, index.component, etag, text, len(text)
+    obj.range_start, obj.range_end = index.range_start, index.range_end
+    obj.recurring, obj.expanded_until = index.recurring, index.expanded_until
+    obj.last_modified = utcnow()
+    session.flush()
+    _write_instances(session, collection, obj, index)
+    _record_change(session, collection, href, deleted=False)
+    return obj, existing is not None
+
+
+def delete_object(
+    session: Session, collection: Collection, href: str, *, if_match: str | None = None
+) -> None:
+    bump_revision(session, collection)
+    existing = get_object(session, collection.id, href)
+    if existing is None:
+        raise NotFound(f"{collection.path}/{href} does not exist")
+    _check_preconditions(href, existing, if_match, False)
+    session.execute(delete(Occurrence).where(Occurrence.object_id == existing.id))
+    session.delete(existing)
+    _record_change(session, collection, href, deleted=True)
+
+
+def move_object(
+    session: Session, source: Collection, href: str, target: Collection, target_href: str
+) -> CalendarObject:
+    """Move (or rename) an object, keeping its text and index; both collections record the change."""
+    obj = get_object(session, source.id, href)
+    if obj is None:
+        raise NotFound(f"{source.path}/{href} does not exist")
+    if source.id != target.id:
+        bump_revision(session, source)
+    bump_revision(session, target)
+    replaced = get_object(session, target.id, target_href)
+    if replaced is not None and replaced.id != obj.id:
+        session.execute(delete(Occurrence).where(Occurrence.object_id == replaced.id))
+        session.delete(replaced)
+        session.flush()
+    obj.collection_id, obj.href, obj.last_modified = target.id, target_href, utcnow()
+    session.execute(update(Occurrence).where(Occurrence.object_id == obj.id).values(collection_id=target.id))
+    _record_change(session, source, href, deleted=True)
+    _record_change(session, target, target_href, deleted=False)
+    span = session.scalar(
+        select(func.max(Occurrence.end - Occurrence.start)).where(Occurrence.object_id == obj.id)
+    )
+    _widen_span(session, target, span or 0)
+    return obj
+
+
+def _check_preconditions(
+    href: str, existing: CalendarObject | None, if_match: str | None, if_none_match: bool
+) -> None:
+    actual = existing.etag if existing is not None else None
+    if if_none_match and existing is not None:
+        raise PreconditionFailed(href, None, actual)
+    if if_match is not None and (existing is None or if_match not in ("*", existing.etag)):
+        raise PreconditionFailed(href, if_match, actual)
+
+
+def _write_instances(
+    session: Session, collection: Collection, obj: CalendarObject, index: ObjectIndex
+) -> None:
+    if not index.instances:
+        return
+    session.execute(
+        Occurrence.__table__.insert(),
+        [
+            {
+                "object_id": obj.id,
+                "collection_id": collection.id,
+                "start": i.start,
+                "end": i.end,
+                "transparent": i.transparent,
+                "cancelled": i.cancelled,
+            }
+            for i in index.instances
+        ],
+    )
+    _widen_span(session, collection, max(i.end - i.start for i in index.instances))
+
+
+def _widen_span(session: Session, collection: Collection, span: int) -> None:
+    if span > collection.max_span:
+        session.execute(update(Collection).where(Collection.id == collection.id).values(max_span=span))
+        collection.max_span = span
+
+
+def _record_change(session: Session, collection: Collection, href: str, *, deleted: bool) -> None:
+    values = {
+        "collection_id": collection.id,
+        "href": href,
+        "revision": collection.revision,
+        "deleted": deleted,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Change).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["collection_id", "href"], set_={"revision": collection.revision, "deleted": deleted}
+    )
+    session.execute(statement)
+
+
+# --- time-range candidates --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    obj: CalendarObject
+    # True when the occurrence index proves an instance overlaps the range; False means "maybe": parse.
+    exact: bool
+
+
+def find_in_range(
+    session: Session, collection: Collection, start: int, end: int, component: str | None = None
+) -> list[Candidate]:
+    """Objects that may have an instance overlapping [start, end), found through the index only."""
+    exact_ids = select(Occurrence.object_id).where(
+        *_overlapping_occurrences([collection.id], collection.max_span, start, end)
+    )
+    exact_query = select(CalendarObject).where(CalendarObject.id.in_(exact_ids))
+    maybe_query = select(CalendarObject).where(
+        CalendarObject.collection_id == collection.id,
+        CalendarObject.expanded_until < end,
+        CalendarObject.range_start < end,
+        CalendarObject.range_end > start,
+    )
+    if component:
+        exact_query = exact_query.where(CalendarObject.component == component)
+        maybe_query = maybe_query.where(CalendarObject.component == component)
+    found = {obj.id: Candidate(obj, True) for obj in session.scalars(exact_query)}
+    for obj in session.scalars(maybe_query):
+        found.setdefault(obj.id, Candidate(obj, False))
+    return sorted(found.values(), key=lambda c: c.obj.href)
+
+
+def _overlapping_occurrences(collection_ids: Sequence[int], max_span: int, start: int, end: int) -> list:
+    # The (collection, start) index bounds the scan to instances starting in [start - max_span, end).
+    return [
+        Occurrence.collection_id.in_(collection_ids),
+        Occurrence.start < end,
+        Occurrence.start >= start - max_span,
+        Occurrence.end > start,
+    ]
+
+
+@dataclass(frozen=True)
+class BusyInterval:
+    start: int
+    end: int
+    object_id: int
+
+
+def busy_intervals(
+    session: Session, collection_ids: Sequence[int], start: int, end: int
+) -> tuple[list[BusyInterval], list[CalendarObject]]:
+    """Opaque, not-cancelled VEVENT instances overlapping [start, end) in ``collection_ids``, plus the
+    objects whose instances there are not indexed (beyond the horizon): the caller expands those."""
+    if not collection_ids:
+        return [], []
+    max_span = (
+        session.scalar(select(func.max(Collection.max_span)).where(Collection.id.in_(collection_ids))) or 0
+    )
+    rows = session.execute(
+        select(Occurrence.start, Occurrence.end, Occurrence.object_id).where(
+            *_overlapping_occurrences(collection_ids, max_span, start, end),
+            Occurrence.transparent.is_(False),
+            Occurrence.cancelled.is_(False),
+        )
+    )
+    intervals = [BusyInterval(s, e, o) for s, e, o in rows]
+    unindexed = list(
+        session.scalars(
+            select(CalendarObject).where(
+                CalendarObject.collection_id.in_(collection_ids),
+                CalendarObject.component == "VEVENT",
+                CalendarObject.expanded_until < end,
+                and_(CalendarObject.range_start < end, CalendarObject.range_end > start),
+            )
+        )
+    )
+    return intervals, unindexed
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+__all__ = [
+    "TIMESTAMP_MAX",
+    "Candidate",
+    "BusyInterval",
+    "get_collection",
+    "require_collection",
+    "child_collections",
+    "collection_meta",
+    "set_collection_meta",
+    "create_collection",
+    "delete_collection",
+    "bump_revision",
+    "sync_token",
+    "parse_sync_token",
+    "changes_since",
+    "get_object",
+    "get_objects",
+    "all_objects",
+    "object_by_uid",
+    "count_objects",
+    "last_modified",
+    "put_object",
+    "delete_object",
+    "move_object",
+    "find_in_range",
+    "busy_intervals",
+]

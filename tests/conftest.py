@@ -1,0 +1,182 @@
+"""Shared fixtures: real databases (an SQLite file, and PostgreSQL when CALEDEE_TEST_POSTGRES_URL is
+set) and the real server started with `caledee serve` on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from caldee_dav import accounts, db
+from caldee_dav.schema import migrate
+
+POSTGRES_ENV = "CALEDEE_TEST_POSTGRES_URL"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if os.environ.get(POSTGRES_ENV):
+        return f"PostgreSQL tests: on ({os.environ[POSTGRES_ENV]})"
+    return (
+        f"PostgreSQL tests: SKIPPED (set {POSTGRES_ENV} to run the store, booking and concurrency tests"
+        " on PostgreSQL)"
+    )
+
+
+def _create_postgres_database(base_url: str) -> str:
+    url = make_url(base_url)
+    name = f"caledee_t_{secrets.token_hex(4)}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(base_url: str, database_url: str) -> None:
+    db.engine_for.cache_clear()
+    name = make_url(database_url).database
+    admin = sa.create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database: an SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "caledee.db"
+        url = f"sqlite:///{path}"
+        migrate(db.engine_for(url))
+        yield url
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (skipped on purpose)")
+    url = _create_postgres_database(base)
+    migrate(db.engine_for(url))
+    yield url
+    _drop_postgres_database(base, url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def dav_url(self) -> str:
+        return f"{self.url}/dav/"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(
+    database_url: str, log_dir: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> LiveServer:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALEDEE_")}
+    env.update(
+        {
+            "CALEDEE_DATABASE_URL": database_url,
+            "CALEDEE_PORT": str(port),
+            "CALEDEE_HOST": "127.0.0.1",
+            "CALEDEE_WORKERS": str(workers),
+            "CALEDEE_LOG_LEVEL": "warning",
+            "CALEDEE_CONFIG": str(log_dir / "absent.toml"),
+        }
+    )
+    env.update(extra_env or {})
+    log_path = log_dir / f"server-{port}.log"
+    handle = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "caldee_dav.cli", "serve"],
+        cwd=log_dir,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        try:
+            if requests.get(url + "/health", timeout=1).status_code == 200:
+                return LiveServer(url, database_url, process, log_path)
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start_server(database_url, tmp_path_factory.mktemp("server"))
+    yield server
+    stop_server(server)
+
+
+@dataclass
+class Account:
+    slug: str
+    email: str
+    password: str
+    token: str
+    user_id: str
+
+
+def create_account(
+    database_url: str, *, timezone: str = "UTC", scopes: list[str] | None = None, calendar: bool = True
+) -> Account:
+    """A user with a password, a token and (by default) a calendar named ``calendar``."""
+    slug = f"u{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(10)
+    with db.write_unit(db.engine_for(database_url)) as session:
+        user = accounts.create_user(
+            session,
+            email=f"{slug}@example.com",
+            slug=slug,
+            password=password,
+            timezone=timezone,
+            display_name=slug.upper(),
+        )
+        if calendar:
+            accounts.create_calendar(session, user, name="Calendar", slug="calendar")
+        token = accounts.create_token(session, user, name="test", scopes=scopes)
+        return Account(slug, user.email, password, token.secret, user.id)
+
+
+@pytest.fixture
+def account(live_server: LiveServer) -> Account:
+    return create_account(live_server.database_url)

@@ -1,0 +1,238 @@
+"""The real server driven by the `caldav` client library, as Apple Calendar or DAVx5 would drive it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import caldav
+import pytest
+import requests
+from caldav.lib.error import AuthorizationError, NotFoundError
+
+from tests.conftest import Account, LiveServer
+
+PARIS = ZoneInfo("Europe/Paris")
+
+RECURRING = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Caledee tests//EN
+BEGIN:VTIMEZONE
+TZID:Europe/Paris
+BEGIN:STANDARD
+DTSTART:19701025T030000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:19700329T020000
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:weekly-standup
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=Europe/Paris:20270104T090000
+DTEND;TZID=Europe/Paris:20270104T093000
+RRULE:FREQ=WEEKLY;COUNT=10
+EXDATE;TZID=Europe/Paris:20270111T090000
+SUMMARY:Standup
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly-standup
+DTSTAMP:20261101T000000Z
+RECURRENCE-ID;TZID=Europe/Paris:20270118T090000
+DTSTART;TZID=Europe/Paris:20270118T140000
+DTEND;TZID=Europe/Paris:20270118T143000
+SUMMARY:Standup (moved)
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def client(server: LiveServer, login: str, password: str) -> caldav.DAVClient:
+    return caldav.DAVClient(url=server.url + "/", username=login, password=password)
+
+
+def new_calendar(account: Account, server: LiveServer, name: str = "Work") -> caldav.Calendar:
+    principal = client(server, account.slug, account.token).principal()
+    return principal.make_calendar(name=name)
+
+
+def test_discovery_finds_the_principal_and_its_calendar(live_server: LiveServer, account: Account) -> None:
+    # Log in with the email and the password, starting from the bare server URL (/.well-known/caldav).
+    principal = client(live_server, account.email, account.password).principal()
+    calendars = principal.calendars()
+    assert [c.get_display_name() for c in calendars] == ["Calendar"]
+    assert calendars[0].url.path == f"/dav/{account.slug}/calendar/"
+
+
+def test_wrong_password_is_refused(live_server: LiveServer, account: Account) -> None:
+    with pytest.raises(AuthorizationError):
+        client(live_server, account.slug, "wrong").principal()
+
+
+def test_create_calendar_and_save_events(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="Plain", uid="plain-1")
+    calendar.save_event(dtstart=date(2027, 2, 5), dtend=date(2027, 2, 6), summary="Holiday", uid="allday-1")
+    calendar.save_event(RECURRING)
+
+    summaries = sorted(str(e.icalendar_component["SUMMARY"]) for e in calendar.events())
+    assert summaries == ["Holiday", "Plain", "Standup"]
+    assert calendar.event_by_uid("plain-1").icalendar_component["DTSTART"].dt == start
+
+
+def test_time_range_search_with_and_without_expand(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    calendar.save_event(RECURRING)
+    calendar.save_event(
+        dtstart=datetime(2027, 1, 12, 8, 0, tzinfo=UTC),
+        dtend=datetime(2027, 1, 12, 9, 0, tzinfo=UTC),
+        summary="Dentist",
+        uid="dentist",
+    )
+    # The week of 11 January holds the EXDATE'd standup (nothing) and the dentist.
+    week = calendar.search(
+        start=datetime(2027, 1, 11, tzinfo=UTC), end=datetime(2027, 1, 18, tzinfo=UTC), event=True
+    )
+    assert sorted(e.icalendar_component["UID"] for e in week) == ["dentist"]
+
+    # The week of 18 January holds only the moved instance, at 14:00 Paris.
+    expanded = calendar.search(
+        start=datetime(2027, 1, 18, tzinfo=UTC),
+        end=datetime(2027, 1, 25, tzinfo=UTC),
+        event=True,
+        expand=True,
+    )
+    instances = [e.icalendar_component for e in expanded]
+    assert [str(i["SUMMARY"]) for i in instances] == ["Standup (moved)"]
+    assert instances[0]["DTSTART"].dt.astimezone(PARIS).hour == 14
+
+    # The whole of January, expanded: 4 Mondays, one excluded, one moved.
+    month = calendar.search(
+        start=datetime(2027, 1, 1, tzinfo=UTC), end=datetime(2027, 2, 1, tzinfo=UTC), event=True, expand=True
+    )
+    starts = sorted(
+        e.icalendar_component["DTSTART"].dt.astimezone(PARIS)
+        for e in month
+        if e.icalendar_component["UID"] == "weekly-standup"
+    )
+    assert [(s.day, s.hour) for s in starts] == [(4, 9), (18, 14), (25, 9)]
+
+
+def test_dst_crossing_event_keeps_wall_clock_time(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    # Weekly at 09:00 Paris across the spring change (28 March 2027): 08:00 UTC before, 07:00 UTC after.
+    calendar.save_event(
+        RECURRING.replace("20270104T09", "20270322T09")
+        .replace("20270104T093", "20270322T093")
+        .replace("EXDATE;TZID=Europe/Paris:20270111T090000\n", "")
+        .replace(
+            "RECURRENCE-ID;TZID=Europe/Paris:20270118T090000",
+            "RECURRENCE-ID;TZID=Europe/Paris:20300101T090000",
+        )
+    )
+    found = calendar.search(
+        start=datetime(2027, 3, 22, tzinfo=UTC), end=datetime(2027, 4, 1, tzinfo=UTC), event=True, expand=True
+    )
+    utc_hours = sorted(
+        (
+            e.icalendar_component["DTSTART"].dt.astimezone(UTC).day,
+            e.icalendar_component["DTSTART"].dt.astimezone(UTC).hour,
+        )
+        for e in found
+        if str(e.icalendar_component["SUMMARY"]) == "Standup"
+    )
+    assert utc_hours == [(22, 8), (29, 7)]
+
+
+def test_etag_conflicts_on_concurrent_edit(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    event = calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="v1", uid="etag-1")
+    url = str(event.url)
+    auth = (account.slug, account.token)
+    first = requests.get(url, auth=auth, timeout=10)
+    etag = first.headers["ETag"]
+    body = first.text.replace("SUMMARY:v1", "SUMMARY:v2")
+    ok = requests.put(
+        url, data=body, auth=auth, headers={"If-Match": etag, "Content-Type": "text/calendar"}, timeout=10
+    )
+    assert ok.status_code in (201, 204)
+    stale = requests.put(
+        url,
+        data=body.replace("v2", "v3"),
+        auth=auth,
+        headers={"If-Match": etag, "Content-Type": "text/calendar"},
+        timeout=10,
+    )
+    assert stale.status_code == 412
+    create_only = requests.put(
+        url, data=body, auth=auth, headers={"If-None-Match": "*", "Content-Type": "text/calendar"}, timeout=10
+    )
+    assert create_only.status_code == 412
+    assert "SUMMARY:v2" in requests.get(url, auth=auth, timeout=10).text
+
+
+def test_sync_token_reports_only_changes(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="one", uid="s1")
+    keep = calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="two", uid="s2")
+    first = calendar.objects_by_sync_token(load_objects=False)
+    assert len(list(first)) == 2
+    token = first.sync_token
+
+    calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="three", uid="s3")
+    keep.delete()
+    changed = calendar.objects_by_sync_token(sync_token=token, load_objects=False)
+    hrefs = sorted(str(o.url).rsplit("/", 1)[1] for o in changed)
+    assert len(hrefs) == 2
+    assert any("s3" in h for h in hrefs) and any("s2" in h for h in hrefs)
+    assert changed.sync_token != token
+
+    unchanged = calendar.objects_by_sync_token(sync_token=changed.sync_token, load_objects=False)
+    assert list(unchanged) == []
+
+
+def test_unknown_sync_token_is_refused(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    body = """<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>http://caledee.org/ns/sync/999-5</d:sync-token>
+<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"""
+    response = requests.request(
+        "REPORT",
+        str(calendar.url),
+        data=body,
+        auth=(account.slug, account.token),
+        headers={"Content-Type": "application/xml"},
+        timeout=10,
+    )
+    assert response.status_code == 403
+    assert "valid-sync-token" in response.text
+
+
+def test_free_busy_query(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server)
+    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="busy", uid="fb1")
+    freebusy = calendar.freebusy_request(datetime(2027, 2, 3, tzinfo=UTC), datetime(2027, 2, 4, tzinfo=UTC))
+    text = freebusy.data if isinstance(freebusy.data, str) else freebusy.data.decode()
+    assert "FREEBUSY" in text and "20270203T100000Z" in text
+
+
+def test_delete_event_and_calendar(live_server: LiveServer, account: Account) -> None:
+    calendar = new_calendar(account, live_server, name="Temp")
+    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    event = calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="bye", uid="d1")
+    event.delete()
+    assert list(calendar.events()) == []
+    calendar.delete()
+    principal = client(live_server, account.slug, account.token).principal()
+    assert "Temp" not in [c.get_display_name() for c in principal.calendars()]
+    with pytest.raises(NotFoundError):
+        calendar.events()
