@@ -71,7 +71,10 @@ Try
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _engine(settings)
+    engine = _engine(settings)
+    # Workers are forked from this process: they must not inherit its pooled connections.
+    engine.dispose()
+    db.engine_for.cache_clear()
     from caldee_dav.server import serve
 
     print(f"Caledee listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 from radicale import Application
 from radicale import config as radicale_config
 from radicale.item import filter as radicale_filter
@@ -49,15 +50,20 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
 
 
 def create_dav_app(settings: Settings) -> WSGIApp:
-    return ExpandWindowMiddleware(Application(radicale_configuration(settings)), settings.max_resource_size)
+    return DavRequestGuard(Application(radicale_configuration(settings)), settings.max_resource_size)
 
 
-class ExpandWindowMiddleware:
-    """Tell the storage the time range of a calendar-query that asks for ``<C:expand>``.
+XML_METHODS = {"PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL"}
 
-    Radicale removes the time-range from the filters it passes to ``get_filtered`` when expanding
-    (it filters after expansion), which would make the storage return, and Radicale parse, every
-    object. The body is read here once, bounded by the size limit, and handed on unchanged.
+
+class DavRequestGuard:
+    """Checks in front of Radicale, on the raw request:
+
+    - a body over the size limit gets 413 before it is read (Radicale checks only under its own server);
+    - XML with a DTD or entities gets 400 (Radicale's defusedxml refuses it, but as a 500);
+    - a calendar-query asking for ``<C:expand>`` tells the storage its time range: Radicale strips the
+      time-range from the filters it hands to ``get_filtered`` when expanding, which would make the
+      storage return, and Radicale parse, every object.
     """
 
     def __init__(self, app: WSGIApp, max_body: int) -> None:
@@ -65,28 +71,40 @@ class ExpandWindowMiddleware:
         self.max_body = max_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "REPORT":
-            return self.app(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length <= 0 or length > self.max_body:
+        if length > self.max_body:
+            return _plain(
+                start_response,
+                "413 Request Entity Too Large",
+                f"Request body too large: {length} bytes, the limit is {self.max_body}.",
+            )
+        if environ.get("REQUEST_METHOD") not in XML_METHODS or length <= 0:
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
-        token = expand_window.set(_expand_time_range(body))
+        try:
+            root = SafeET.fromstring(body)
+        except DefusedXmlException:
+            return _plain(start_response, "400 Bad Request", "XML with a DTD or entities is not accepted.")
+        except SafeET.ParseError:
+            return self.app(environ, start_response)  # Radicale answers malformed XML with 400 itself.
+        token = expand_window.set(_expand_time_range(root))
         try:
             return list(self.app(environ, start_response))
         finally:
             expand_window.reset(token)
 
 
-def _expand_time_range(body: bytes) -> tuple[int, int] | None:
-    try:
-        root = SafeET.fromstring(body)
-    except Exception:  # noqa: BLE001 - malformed XML: Radicale answers it itself
-        return None
+def _plain(start_response: Callable[..., Any], status: str, message: str) -> list[bytes]:
+    body = (message + "\n").encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _expand_time_range(root: Any) -> tuple[int, int] | None:
     if root.find(f".//{{{CALDAV_NS}}}expand") is None:
         return None
     time_range = root.find(
@@ -96,5 +114,5 @@ def _expand_time_range(body: bytes) -> tuple[int, int] | None:
         return None
     try:
         return radicale_filter.time_range_timestamps(time_range)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a bad time-range: Radicale reports it
         return None

@@ -23,6 +23,8 @@ from caldee_dav.schema import migrate
 
 POSTGRES_ENV = "CALEDEE_TEST_POSTGRES_URL"
 ROOT = Path(__file__).resolve().parent.parent
+# Small enough that the size-limit tests send little, large enough for any real test object.
+TEST_MAX_RESOURCE_SIZE = 1_000_000
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -105,6 +107,7 @@ def start_server(
             "CALEDEE_WORKERS": str(workers),
             "CALEDEE_LOG_LEVEL": "warning",
             "CALEDEE_CONFIG": str(log_dir / "absent.toml"),
+            "CALEDEE_MAX_RESOURCE_SIZE": str(TEST_MAX_RESOURCE_SIZE),
         }
     )
     env.update(extra_env or {})
