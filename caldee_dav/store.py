@@ -195,11 +195,9 @@ def count_objects(session: Session, collection_id: int) -> int:
     )
 
 
-def last_modified(session: Session, collection: Collection) -> datetime:
-    latest = session.scalar(
-        select(func.max(CalendarObject.last_modified)).where(CalendarObject.collection_id == collection.id)
-    )
-    return max(filter(None, [latest, collection.updated_at]))
+def last_modified(collection: Collection) -> datetime:
+    """When anything in the collection last changed: every change bumps the revision and this stamp."""
+    return collection.updated_at
 
 
 def put_object(

@@ -128,8 +128,8 @@ def start_server(
         try:
             if requests.get(url + "/health", timeout=1).status_code == 200:
                 return LiveServer(url, database_url, process, log_path)
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # workers still booting
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")

@@ -128,3 +128,38 @@ def test_every_setting_is_documented() -> None:
         assert f"`{name}`" in doc, f"{name} missing from docs/configuration.md"
         assert f"CALEDEE_{name.upper()}" in doc
         assert f"{name} =" in example, f"{name} missing from config/caledee.toml"
+
+
+def test_make_run_demo_account_works_over_rest_and_caldav(tmp_path: Path) -> None:
+    """What `make run` does: `caledee init --demo` prints credentials that work against the served app."""
+    import re
+
+    import requests
+
+    from tests.conftest import start_server, stop_server
+
+    first = caledee(tmp_path, "init", "--demo")
+    assert first.returncode == 0, first.stderr
+    token = re.search(r"API token\s+(pat_\S+)", first.stdout)
+    password = re.search(r"Password\s+(\S+)", first.stdout)
+    assert token and password and "/dav/" in first.stdout
+    # Running it again keeps the account and prints a new token.
+    second = caledee(tmp_path, "init", "--demo")
+    assert second.returncode == 0 and "pat_" in second.stdout
+
+    server = start_server(f"sqlite:///{tmp_path}/cli.db", tmp_path)
+    try:
+        me = requests.get(
+            f"{server.url}/api/v2/me", headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=10
+        )
+        assert me.status_code == 200 and me.json()["slug"] == "demo"
+        listing = requests.request(
+            "PROPFIND",
+            f"{server.url}/dav/demo/",
+            auth=("demo", password.group(1)),
+            headers={"Depth": "1"},
+            timeout=10,
+        )
+        assert listing.status_code == 207 and "Demo calendar" in listing.text
+    finally:
+        stop_server(server)

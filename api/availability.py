@@ -1,0 +1,61 @@
+"""``/api/v2/availability``: the bookable slots of one of the user's event types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, Response, jsonify
+
+from api.auth import require_scopes
+from api.body import query_args
+from api.context import caledee, current_user_id, read_unit
+from api.schemas.bookings import AvailabilityQuery, SlotOut
+from api.schemas.common import to_json
+from caldee_dav.errors import InvalidInput
+from caldee_dav.models import User
+from caldee_dav.scheduling import offers
+
+bp = Blueprint("availability", __name__)
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"`tz`: unknown time zone {name!r}; use an IANA name such as Europe/Paris."
+        ) from exc
+
+
+def parse_instant(value: str, zone: ZoneInfo, name: str) -> datetime:
+    """An RFC 3339 date-time; a date or a time without offset is read in ``zone``."""
+    text = value.strip()
+    if " " in text and "T" in text:
+        text = text.replace(" ", "+")  # an unencoded "+02:00" arrives as " 02:00"
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"`{name}` is not an RFC 3339 date-time such as 2027-03-29T09:00:00+02:00: {value!r}."
+        ) from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=zone)
+    return instant
+
+
+@bp.get("/availability")
+@require_scopes("read:availability")
+def get_availability() -> Response:
+    args = query_args(AvailabilityQuery)
+    with read_unit() as session:
+        owner = session.get(User, current_user_id())
+        zone = parse_zone(args.tz or owner.timezone)
+        start = parse_instant(args.from_, zone, "from")
+        end = parse_instant(args.to, zone, "to")
+        slots = offers.availability(
+            session, owner.id, args.event_type_id, start, end, args.duration, caledee().now()
+        )
+    return jsonify(
+        {"data": [to_json(SlotOut.of(s.start.astimezone(zone), s.end.astimezone(zone))) for s in slots]}
+    )

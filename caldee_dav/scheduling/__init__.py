@@ -1,0 +1,1 @@
+"""Scheduling domain: availability schedules, event types, slots and bookings."""

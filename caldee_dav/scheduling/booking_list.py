@@ -1,0 +1,75 @@
+"""Listing the bookings of a user's event types: filters and keyset (cursor) pagination.
+
+Order is by start, then id, so pages stay stable while bookings are added; the cursor is the
+(start, id) of the last booking of a page, opaque to clients (base64 of JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from caldee_dav.errors import InvalidInput
+from caldee_dav.models import Booking
+
+MAX_LIMIT = 100
+# A status filter of the API and the stored statuses it covers.
+STATUS_FILTERS = {
+    "active": ("active",),
+    "pending": ("pending",),
+    "canceled": ("canceled", "declined"),
+    "declined": ("declined",),
+}
+
+
+def encode_cursor(booking: Booking) -> str:
+    raw = json.dumps([booking.start_at.astimezone(UTC).isoformat(), booking.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        start_text, booking_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        start = datetime.fromisoformat(start_text)
+        if start.tzinfo is None or not isinstance(booking_id, str):
+            raise ValueError("bad cursor fields")
+        return start, booking_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidInput("`cursor` is not a cursor returned by this API.") from exc
+
+
+def list_bookings(
+    session: Session,
+    owner_id: str,
+    *,
+    status: str | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Booking], str | None]:
+    """One page of the owner's bookings and the cursor of the next page (None on the last)."""
+    query = select(Booking).where(Booking.owner_id == owner_id)
+    if status is not None:
+        if status not in STATUS_FILTERS:
+            raise InvalidInput(f"`status` must be one of {', '.join(STATUS_FILTERS)}.")
+        query = query.where(Booking.status.in_(STATUS_FILTERS[status]))
+    if start_from is not None:
+        query = query.where(Booking.start_at >= start_from)
+    if start_to is not None:
+        query = query.where(Booking.start_at <= start_to)
+    if cursor:
+        after_start, after_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Booking.start_at > after_start, and_(Booking.start_at == after_start, Booking.id > after_id))
+        )
+    rows = list(session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1)))
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1])
+    return rows, None

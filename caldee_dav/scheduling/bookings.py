@@ -1,0 +1,336 @@
+"""Bookings: create, reschedule, confirm, decline, cancel, no-show, get.
+
+Every change is one transaction supplied by the caller (``db.write_unit``): the booking row and the
+VEVENT in the hosts' calendars change together or not at all.
+
+No double booking: before checking a start, the transaction locks every involved host's ``users`` row
+(PostgreSQL ``SELECT ... ORDER BY id FOR NO KEY UPDATE``, always in id order so two bookings cannot
+deadlock; on SQLite the write transaction's BEGIN IMMEDIATE already serializes writers). The check that
+follows therefore sees every booking committed before it, and no other booking of these hosts commits
+until this one does. The check is the same engine as GET /availability: notice, window, per-day cap,
+alignment and busy time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from caldee_dav import accounts
+from caldee_dav.config import Settings
+from caldee_dav.errors import Conflict, InvalidInput, NotFound
+from caldee_dav.models import Booking, EventType, User, new_id
+from caldee_dav.scheduling import booking_calendar, offers
+from caldee_dav.scheduling.busy import BLOCKING_STATUSES
+from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
+
+ACTIVE, PENDING, CANCELED, DECLINED = "active", "pending", "canceled", "declined"
+ENDED_STATUSES = (CANCELED, DECLINED)
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Question types whose answer must be one of the options.
+SINGLE_CHOICE_TYPES = {"select", "radio", "dropdown", "choice"}
+
+
+@dataclass(frozen=True)
+class Invitee:
+    name: str
+    email: str
+    timezone: str
+
+
+@dataclass
+class NewBooking:
+    event_type_id: str
+    start: datetime
+    invitee: Invitee
+    duration_min: int | None = None
+    answers: list[tuple[str, str]] = field(default_factory=list)
+    guests: list[str] = field(default_factory=list)
+    notes: str | None = None
+    location_input: str | None = None
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def lock_users(session: Session, user_ids: Sequence[str]) -> None:
+    """Row-lock users in id order (PostgreSQL); SQLite's write transaction already excludes writers.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it excludes other bookers just the same but not the FOR KEY SHARE
+    locks PostgreSQL takes on a user when a row referencing it is inserted (an Idempotency-Key row just
+    before this lock, say), which would otherwise deadlock two concurrent requests of one user.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        ids = sorted(set(user_ids))
+        query = select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update(key_share=True)
+        session.execute(query).all()
+
+
+def validate_answers(event_type: EventType, answers: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Answers as stored ({questionId, label, value}); 400 naming unknown or missing questions."""
+    questions = {str(q.get("id")): q for q in event_type.questions or []}
+    unknown = [qid for qid, _ in answers if qid not in questions]
+    if unknown:
+        known = ", ".join(questions) or "none"
+        raise InvalidInput(
+            f"Unknown question id(s): {', '.join(unknown)}; this event type asks: {known}.",
+            details=[{"path": ["answers"], "message": f"unknown questionId {q!r}"} for q in unknown],
+        )
+    given: dict[str, str] = {}
+    for qid, value in answers:
+        if qid in given:
+            raise InvalidInput(f"Question {qid!r} is answered twice.")
+        given[qid] = value
+    missing = [q for qid, q in questions.items() if q.get("required") and not given.get(qid, "").strip()]
+    if missing:
+        names = ", ".join(f"{q.get('label') or q.get('id')} ({q.get('id')})" for q in missing)
+        raise InvalidInput(
+            f"Required question(s) not answered: {names}.",
+            details=[
+                {"path": ["answers"], "message": f"questionId {q.get('id')!r} is required"} for q in missing
+            ],
+        )
+    for qid, value in given.items():
+        question = questions[qid]
+        options = [str(o) for o in question.get("options") or []]
+        if options and str(question.get("type", "")).lower() in SINGLE_CHOICE_TYPES and value not in options:
+            raise InvalidInput(f"The answer to {qid!r} must be one of: {', '.join(options)}.")
+    return [{"questionId": qid, "label": questions[qid].get("label"), "value": v} for qid, v in given.items()]
+
+
+def _check_invitee(invitee: Invitee, guests: Sequence[str]) -> None:
+    accounts.check_timezone(invitee.timezone)
+    for email in [invitee.email, *guests]:
+        if not EMAIL_PATTERN.match(email):
+            raise InvalidInput(f"{email!r} is not an email address.")
+
+
+def _location(event_type: EventType, location_input: str | None) -> dict[str, Any] | None:
+    configured = dict(event_type.location or {})
+    if location_input:
+        return {"kind": configured.get("kind") or "custom", "value": location_input}
+    if configured:
+        return {"kind": configured.get("kind"), "value": configured.get("value")}
+    return None
+
+
+def pick_round_robin_host(
+    session: Session, event_type: EventType, free_host_ids: Sequence[str], start: datetime, zone: ZoneInfo
+) -> str:
+    """The free host with the fewest active or pending bookings of this event type in the slot's week
+    (Monday to Sunday in the owner's time zone); ties go to the least recently booked, then by id."""
+    local_day = start.astimezone(zone).date()
+    monday = local_day - timedelta(days=local_day.weekday())
+    week_start = datetime.combine(monday, time(0), tzinfo=zone).astimezone(UTC)
+    week_end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone).astimezone(UTC)
+    of_type = (Booking.event_type_id == event_type.id, Booking.host_user_id.in_(list(free_host_ids)))
+    counts = dict(
+        session.execute(
+            select(Booking.host_user_id, func.count())
+            .where(*of_type, Booking.status.in_(BLOCKING_STATUSES))
+            .where(Booking.start_at >= week_start, Booking.start_at < week_end)
+            .group_by(Booking.host_user_id)
+        ).all()
+    )
+    latest = dict(
+        session.execute(
+            select(Booking.host_user_id, func.max(Booking.created_at))
+            .where(*of_type)
+            .group_by(Booking.host_user_id)
+        ).all()
+    )
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def fairness(host_id: str) -> tuple[int, datetime, str]:
+        last = latest.get(host_id) or never
+        if isinstance(last, str):  # an aggregate may come back untyped on SQLite
+            last = datetime.fromisoformat(last)
+        return counts.get(host_id, 0), last.replace(tzinfo=UTC) if last.tzinfo is None else last, host_id
+
+    return min(free_host_ids, key=fairness)
+
+
+def _require_booking(session: Session, owner_id: str, booking_id: str, *, lock: bool = False) -> Booking:
+    query = select(Booking).where(Booking.id == booking_id, Booking.owner_id == owner_id)
+    booking = session.scalars(query.with_for_update() if lock else query).first()
+    if booking is None:
+        raise NotFound(f"No booking {booking_id!r}.")
+    return booking
+
+
+def get_booking(session: Session, owner_id: str, booking_id: str) -> Booking:
+    return _require_booking(session, owner_id, booking_id)
+
+
+def event_type_of(session: Session, booking: Booking) -> EventType:
+    event_type = session.get(EventType, booking.event_type_id)
+    assert event_type is not None  # bookings are deleted with their event type
+    return event_type
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+def create_booking(
+    session: Session, settings: Settings, owner_id: str, request: NewBooking, now: datetime
+) -> Booking:
+    event_type = offers.load_event_type(session, owner_id, request.event_type_id)
+    offers.require_active(event_type)
+    duration = offers.choose_duration(event_type, request.duration_min)
+    answers = validate_answers(event_type, request.answers)
+    _check_invitee(request.invitee, request.guests)
+    start = request.start.astimezone(UTC)
+
+    lock_users(session, [owner_id, *offers.host_ids_of(event_type)])
+    context = offers.load_context(session, event_type)
+    slot = offers.check_slot(session, context, duration, start, now)
+    if event_type.kind == COLLECTIVE:
+        host_ids = list(slot.host_ids)
+        primary = owner_id if owner_id in host_ids else host_ids[0]
+    elif event_type.kind == ROUND_ROBIN and len(slot.host_ids) > 1:
+        primary = pick_round_robin_host(
+            session, event_type, slot.host_ids, start, ZoneInfo(context.owner.timezone)
+        )
+        host_ids = [primary]
+    else:
+        primary = slot.host_ids[0]
+        host_ids = [primary]
+
+    booking_id = new_id("bkg")
+    booking = Booking(
+        id=booking_id,
+        owner_id=owner_id,
+        event_type_id=event_type.id,
+        host_user_id=primary,
+        host_ids=host_ids,
+        start_at=start,
+        end_at=start + timedelta(minutes=duration),
+        duration_min=duration,
+        status=PENDING if event_type.requires_confirmation else ACTIVE,
+        invitee_name=request.invitee.name,
+        invitee_email=request.invitee.email.lower(),
+        invitee_timezone=request.invitee.timezone,
+        guests=list(dict.fromkeys(g.lower() for g in request.guests)),
+        answers=answers,
+        notes=request.notes,
+        location=_location(event_type, request.location_input),
+        ical_uid=booking_calendar.ical_uid(booking_id),
+        sequence=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(booking)
+    session.flush()
+    booking_calendar.write_new(session, settings, booking, event_type, now)
+    return booking
+
+
+def _changed(session: Session, settings: Settings, booking: Booking, now: datetime) -> Booking:
+    booking.sequence += 1
+    booking.updated_at = now
+    session.flush()
+    booking_calendar.write_update(session, settings, booking, event_type_of(session, booking), now)
+    return booking
+
+
+def cancel_booking(
+    session: Session,
+    settings: Settings,
+    owner_id: str,
+    booking_id: str,
+    *,
+    reason: str | None,
+    canceled_by: str,
+    now: datetime,
+) -> Booking:
+    """Cancel (idempotent: an ended booking is returned unchanged). The VEVENT stays, CANCELLED."""
+    booking = _require_booking(session, owner_id, booking_id, lock=True)
+    if booking.status in ENDED_STATUSES:
+        return booking
+    booking.status = CANCELED
+    booking.canceled_at, booking.cancel_reason, booking.canceled_by = now, reason, canceled_by
+    return _changed(session, settings, booking, now)
+
+
+def reschedule_booking(
+    session: Session,
+    settings: Settings,
+    owner_id: str,
+    booking_id: str,
+    *,
+    start: datetime,
+    duration_min: int | None,
+    now: datetime,
+) -> Booking:
+    """Move a booking (same id, same hosts) to a start offered once its own time is freed."""
+    booking = _require_booking(session, owner_id, booking_id, lock=True)
+    if booking.status in ENDED_STATUSES:
+        raise Conflict("A canceled booking cannot be rescheduled.")
+    event_type = event_type_of(session, booking)
+    offers.require_active(event_type)
+    duration = offers.choose_duration(event_type, duration_min or booking.duration_min)
+    start = start.astimezone(UTC)
+    host_ids = [str(h) for h in booking.host_ids or [booking.host_user_id]]
+    lock_users(session, [owner_id, *host_ids])
+    context = offers.load_context(session, event_type)
+    offers.check_slot(session, context, duration, start, now, exclude_booking=booking, only_hosts=host_ids)
+    booking.start_at, booking.end_at, booking.duration_min = (
+        start,
+        start + timedelta(minutes=duration),
+        duration,
+    )
+    return _changed(session, settings, booking, now)
+
+
+def confirm_booking(
+    session: Session, settings: Settings, owner_id: str, booking_id: str, now: datetime
+) -> Booking:
+    """pending -> active (idempotent for an active booking)."""
+    booking = _require_booking(session, owner_id, booking_id, lock=True)
+    if booking.status == ACTIVE:
+        return booking
+    if booking.status != PENDING:
+        raise Conflict(f"Only a pending booking can be confirmed; this one is {booking.status}.")
+    booking.status, booking.confirmed_at = ACTIVE, now
+    return _changed(session, settings, booking, now)
+
+
+def decline_booking(
+    session: Session,
+    settings: Settings,
+    owner_id: str,
+    booking_id: str,
+    *,
+    reason: str | None,
+    now: datetime,
+) -> Booking:
+    """pending -> declined (shown as canceled, canceledBy the host's email); idempotent when declined."""
+    booking = _require_booking(session, owner_id, booking_id, lock=True)
+    if booking.status == DECLINED:
+        return booking
+    if booking.status != PENDING:
+        raise Conflict(
+            f"Only a pending booking can be declined; this one is {booking.status}. Cancel it instead."
+        )
+    booking.status = DECLINED
+    host = session.get(User, booking.host_user_id)
+    booking.canceled_at, booking.cancel_reason = now, reason
+    booking.canceled_by = host.email if host is not None else None
+    return _changed(session, settings, booking, now)
+
+
+def set_no_show(session: Session, owner_id: str, booking_id: str, no_show: bool, now: datetime) -> Booking:
+    """Mark (or unmark) the invitee as a no-show; only for active bookings. The VEVENT is unchanged."""
+    booking = _require_booking(session, owner_id, booking_id, lock=True)
+    if booking.status != ACTIVE:
+        raise Conflict(f"Only an active booking can be marked as a no-show; this one is {booking.status}.")
+    if booking.no_show != no_show:
+        booking.no_show, booking.updated_at = no_show, now
+    return booking

@@ -1,0 +1,228 @@
+"""From database rows to the slot engine and back: the slots an event type offers right now.
+
+Loads an event type with its hosts, each host's schedule (the event type's schedule for the owner,
+else the host's default schedule, else Monday-Friday 09:00-17:00 in the host's time zone) and their
+busy time, then asks the pure engine (``slots``). Used by GET /availability and, inside the booking
+transaction, to re-check a start before writing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caldee_dav.errors import Conflict, InvalidInput, NotFound
+from caldee_dav.models import Booking, EventType, Schedule, User
+from caldee_dav.scheduling import busy
+from caldee_dav.scheduling.availability import WeeklySchedule, open_intervals
+from caldee_dav.scheduling.slots import COLLECTIVE, HostTime, Slot, SlotRules, offered_slots, require_slot
+
+DEFAULT_DURATION_MIN = 30
+# Bookings are loaded this far around a range so every per-day cap sees its whole local day.
+DAY_MARGIN = timedelta(days=2)
+
+
+@dataclass
+class Host:
+    user: User
+    schedule: WeeklySchedule
+    busy_collection_ids: list[int]
+
+
+@dataclass
+class EventTypeContext:
+    event_type: EventType
+    owner: User
+    hosts: list[Host]
+
+    @property
+    def kind(self) -> str:
+        return self.event_type.kind
+
+
+def load_event_type(session: Session, owner_id: str, event_type_id: str) -> EventType:
+    """The owner's event type; another user's or an unknown one is a 404."""
+    event_type = session.get(EventType, event_type_id)
+    if event_type is None or event_type.user_id != owner_id:
+        raise NotFound(f"No event type {event_type_id!r}.")
+    return event_type
+
+
+def require_active(event_type: EventType) -> None:
+    if not event_type.active:
+        raise Conflict(f"The event type {event_type.name!r} is inactive: it offers no slots.")
+
+
+def offered_durations(event_type: EventType) -> list[int]:
+    return [int(d) for d in (event_type.durations_min or [])] or [DEFAULT_DURATION_MIN]
+
+
+def choose_duration(event_type: EventType, duration: int | None) -> int:
+    offered = offered_durations(event_type)
+    if duration is None:
+        return offered[0]
+    if duration not in offered:
+        listed = ", ".join(str(d) for d in offered)
+        raise InvalidInput(f"This event type does not offer {duration} minutes; it offers: {listed}.")
+    return duration
+
+
+def slot_rules(event_type: EventType, duration_min: int) -> SlotRules:
+    window = event_type.booking_window_days
+    return SlotRules(
+        duration=timedelta(minutes=duration_min),
+        interval=timedelta(minutes=event_type.slot_interval_min or duration_min),
+        buffer_before=timedelta(minutes=event_type.buffer_before_min or 0),
+        buffer_after=timedelta(minutes=event_type.buffer_after_min or 0),
+        minimum_notice=timedelta(minutes=event_type.minimum_notice_min or 0),
+        booking_window=timedelta(days=window) if window is not None else None,
+        max_per_day=event_type.max_bookings_per_day,
+    )
+
+
+def _weekly(schedule: Schedule) -> WeeklySchedule:
+    return WeeklySchedule(schedule.timezone, schedule.weekly_rules or [], schedule.date_overrides or [])
+
+
+def _schedule_for(session: Session, event_type: EventType, user: User) -> WeeklySchedule:
+    if event_type.schedule_id and user.id == event_type.user_id:
+        chosen = session.get(Schedule, event_type.schedule_id)
+        if chosen is not None:
+            return _weekly(chosen)
+    default = session.scalars(
+        select(Schedule)
+        .where(Schedule.user_id == user.id, Schedule.is_default.is_(True))
+        .order_by(Schedule.id)
+    ).first()
+    return _weekly(default) if default is not None else WeeklySchedule(user.timezone)
+
+
+def host_ids_of(event_type: EventType) -> list[str]:
+    """The hosts in their configured order; the owner when the event type names none."""
+    ids = [str(h) for h in (event_type.host_ids or [])]
+    return list(dict.fromkeys(ids)) or [event_type.user_id]
+
+
+def load_context(session: Session, event_type: EventType) -> EventTypeContext:
+    owner = session.get(User, event_type.user_id)
+    assert owner is not None  # the foreign key guarantees it
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids_of(event_type))))}
+    hosts = [
+        Host(
+            user=users[host_id],
+            schedule=_schedule_for(session, event_type, users[host_id]),
+            busy_collection_ids=busy.busy_collection_ids(
+                session, users[host_id], [int(c) for c in event_type.busy_collection_ids or []]
+            ),
+        )
+        for host_id in host_ids_of(event_type)
+        if host_id in users
+    ]
+    return EventTypeContext(event_type, owner, hosts)
+
+
+def host_times(
+    session: Session,
+    context: EventTypeContext,
+    rules: SlotRules,
+    start: datetime,
+    end: datetime,
+    *,
+    exclude_booking: Booking | None = None,
+) -> list[HostTime]:
+    """What the engine needs about every host for slots starting in [start, end)."""
+    busy_start = start - rules.buffer_before
+    busy_end = end + rules.duration + rules.buffer_after
+    exclude_uids = [exclude_booking.ical_uid] if exclude_booking is not None else []
+    times = []
+    for host in context.hosts:
+        zone = ZoneInfo(host.schedule.timezone)
+        bookings = busy.host_bookings(
+            session,
+            host.user.id,
+            min(busy_start, start - DAY_MARGIN),
+            max(busy_end, end + DAY_MARGIN),
+            exclude_booking_id=exclude_booking.id if exclude_booking is not None else None,
+        )
+        calendar = busy.calendar_busy(
+            session, host.busy_collection_ids, zone, busy_start, busy_end, exclude_uids=exclude_uids
+        )
+        times.append(
+            HostTime(
+                host_id=host.user.id,
+                timezone=host.schedule.timezone,
+                open=open_intervals(host.schedule, start, end),
+                busy=calendar + bookings.intervals(),
+                booked_starts=bookings.starts_of(context.event_type.id),
+            )
+        )
+    return times
+
+
+def list_slots(
+    session: Session,
+    context: EventTypeContext,
+    duration_min: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> list[Slot]:
+    rules = slot_rules(context.event_type, duration_min)
+    times = host_times(session, context, rules, start, end)
+    return offered_slots(context.kind, times, rules, start, end, now)
+
+
+def check_slot(
+    session: Session,
+    context: EventTypeContext,
+    duration_min: int,
+    start: datetime,
+    now: datetime,
+    *,
+    exclude_booking: Booking | None = None,
+    only_hosts: list[str] | None = None,
+) -> Slot:
+    """The offered slot at ``start`` (raises InvalidInput or Conflict saying why not).
+
+    ``only_hosts`` restricts the check to some hosts (a rescheduled booking keeps its hosts).
+    """
+    rules = slot_rules(context.event_type, duration_min)
+    if only_hosts is not None:
+        context = EventTypeContext(
+            context.event_type, context.owner, [h for h in context.hosts if h.user.id in only_hosts]
+        )
+        if not context.hosts:
+            raise Conflict("Slot unavailable: the booking's host no longer hosts this event type.")
+    times = host_times(
+        session, context, rules, start, start + timedelta(seconds=1), exclude_booking=exclude_booking
+    )
+    kind = COLLECTIVE if only_hosts is not None and len(only_hosts) > 1 else context.kind
+    return require_slot(kind, times, rules, start, now)
+
+
+MAX_RANGE = timedelta(days=62)
+
+
+def availability(
+    session: Session,
+    owner_id: str,
+    event_type_id: str,
+    start: datetime,
+    end: datetime,
+    duration_min: int | None,
+    now: datetime,
+) -> list[Slot]:
+    """GET /availability: slots starting in [start, end). An inactive event type is a Conflict (409),
+    the same answer POST /bookings gives, rather than a silently empty list."""
+    if end <= start:
+        raise InvalidInput("`to` must be after `from`.")
+    if end - start > MAX_RANGE:
+        raise InvalidInput(f"`from` to `to` spans more than {MAX_RANGE.days} days; ask for a shorter range.")
+    event_type = load_event_type(session, owner_id, event_type_id)
+    require_active(event_type)
+    duration = choose_duration(event_type, duration_min)
+    return list_slots(session, load_context(session, event_type), duration, start, end, now)

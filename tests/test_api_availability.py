@@ -1,0 +1,313 @@
+"""GET /api/v2/availability on the live server: DST weeks, buffers, notice, window, per-day caps, busy
+time written over CalDAV (recurring with EXDATE and a moved instance, all-day, transparent), team kinds
+and argument validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from tests.conftest import LiveServer, create_account, start_server, stop_server
+from tests.scheduling_fixtures import (
+    api_for,
+    iso,
+    local_times,
+    make_event_type,
+    make_schedule,
+    new_api,
+)
+
+NINE_TO_FOUR = [f"{h:02d}:00" for h in range(9, 17)]
+
+WEEKLY_WITH_EXCEPTIONS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Caledee tests//EN
+BEGIN:VEVENT
+UID:weekly-review
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=Europe/Paris:20270405T100000
+DTEND;TZID=Europe/Paris:20270405T110000
+RRULE:FREQ=WEEKLY;COUNT=4
+EXDATE;TZID=Europe/Paris:20270412T100000
+SUMMARY:Weekly review
+END:VEVENT
+BEGIN:VEVENT
+UID:weekly-review
+DTSTAMP:20261101T000000Z
+RECURRENCE-ID;TZID=Europe/Paris:20270419T100000
+DTSTART;TZID=Europe/Paris:20270419T140000
+DTEND;TZID=Europe/Paris:20270419T150000
+SUMMARY:Weekly review (moved)
+END:VEVENT
+END:VCALENDAR
+"""
+
+# Daily since 2026: more instances than the small server below indexes per object (100), so 2027 is
+# computed at query time.
+DAILY_SINCE_2026 = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Caledee tests//EN
+BEGIN:VEVENT
+UID:daily-forever
+DTSTAMP:20261101T000000Z
+DTSTART:20260101T100000Z
+DTEND:20260101T110000Z
+RRULE:FREQ=DAILY
+SUMMARY:Daily since 2026
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.fixture(scope="module")
+def small_index_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second server on the same database that indexes at most 100 instances per recurring event."""
+    server = start_server(
+        database_url,
+        tmp_path_factory.mktemp("small-index"),
+        extra_env={"CALEDEE_MAX_OCCURRENCES_PER_OBJECT": "100"},
+    )
+    yield server
+    stop_server(server)
+
+
+@pytest.mark.parametrize(
+    ("zone", "change_day", "before", "after"),
+    [
+        ("Europe/Paris", date(2027, 3, 28), "+01:00", "+02:00"),
+        ("Europe/Paris", date(2027, 10, 31), "+02:00", "+01:00"),
+        ("America/New_York", date(2027, 3, 14), "-05:00", "-04:00"),
+        ("America/New_York", date(2027, 11, 7), "-04:00", "-05:00"),
+    ],
+)
+def test_dst_weeks_keep_local_hours(
+    live_server: LiveServer, zone: str, change_day: date, before: str, after: str
+) -> None:
+    api = new_api(live_server, zone)
+    make_schedule(api, zone)
+    event_type = make_event_type(api)
+    first = change_day - timedelta(days=2)
+    slots = api.slots(event_type["id"], first.isoformat(), (change_day + timedelta(days=3)).isoformat())
+    for offset_days in range(5):
+        day = (first + timedelta(days=offset_days)).isoformat()
+        assert local_times(slots, day) == NINE_TO_FOUR, day
+        offset = before if day < change_day.isoformat() else after
+        assert {s["start"][19:] for s in slots if s["start"].startswith(day)} == {offset}, day
+    # The same slots asked in UTC: 09:00 local moves by one hour in UTC at the change.
+    utc_slots = api.slots(
+        event_type["id"],
+        f"{first.isoformat()}T00:00:00Z",
+        f"{(change_day + timedelta(days=3)).isoformat()}T00:00:00Z",
+        tz="UTC",
+    )
+    expected_hours = {
+        "+01:00": "08:00",
+        "+02:00": "07:00",
+        "-05:00": "14:00",
+        "-04:00": "13:00",
+    }
+    after_day = (change_day + timedelta(days=1)).isoformat()
+    assert local_times(utc_slots, after_day)[0] == expected_hours[after]
+    assert all(s["start"].endswith("+00:00") for s in utc_slots)
+    assert f"{after_day}T13:00:00{after}" in [s["start"] for s in slots]
+
+
+def test_buffers_keep_distance_from_busy_time(live_server: LiveServer) -> None:
+    api = new_api(live_server, "Europe/Paris")
+    make_schedule(api, "Europe/Paris")
+    event_type = make_event_type(
+        api, durationsMin=[60], slotIntervalMin=30, bufferBeforeMin=15, bufferAfterMin=15
+    )
+    api.calendar().save_event(
+        dtstart=datetime(2027, 2, 1, 9, 0, tzinfo=UTC),
+        dtend=datetime(2027, 2, 1, 10, 0, tzinfo=UTC),
+        summary="Busy",
+        uid="busy-10",
+    )  # 10:00-11:00 in Paris
+    slots = api.slots(event_type["id"], "2027-02-01", "2027-02-02")
+    # A slot [s, s+60) with 15 minutes each side must miss 10:00-11:00: 09:00 to 11:00 are out.
+    assert local_times(slots, "2027-02-01") == [
+        "11:30",
+        "12:00",
+        "12:30",
+        "13:00",
+        "13:30",
+        "14:00",
+        "14:30",
+        "15:00",
+        "15:30",
+        "16:00",
+    ]
+
+
+def test_minimum_notice_and_booking_window(live_server: LiveServer) -> None:
+    api = new_api(live_server, "UTC")
+    make_schedule(
+        api,
+        "UTC",
+        [
+            {"day": d, "start": "00:00", "end": "24:00"}
+            for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        ],
+    )
+    event_type = make_event_type(api, durationsMin=[30], minimumNoticeMin=180, bookingWindowDays=3)
+    now = datetime.now(UTC)
+    slots = api.slots(event_type["id"], now.isoformat(), (now + timedelta(days=10)).isoformat(), tz="UTC")
+    starts = [datetime.fromisoformat(s["start"]) for s in slots]
+    assert now + timedelta(minutes=180) <= starts[0] < now + timedelta(minutes=180 + 31)
+    assert starts[-1] < now + timedelta(days=3) <= starts[-1] + timedelta(minutes=31)
+
+
+def test_per_day_cap(live_server: LiveServer) -> None:
+    api = new_api(live_server, "Europe/Paris")
+    make_schedule(api, "Europe/Paris")
+    event_type = make_event_type(api, maxBookingsPerDay=2)
+    for hour in (9, 14):
+        assert api.book(event_type["id"], iso(2027, 2, 3, hour, tz="Europe/Paris")).status_code == 201
+    slots = api.slots(event_type["id"], "2027-02-02", "2027-02-05")
+    assert local_times(slots, "2027-02-03") == []
+    assert local_times(slots, "2027-02-02") == NINE_TO_FOUR
+    assert local_times(slots, "2027-02-04") == NINE_TO_FOUR
+    third = api.book(event_type["id"], iso(2027, 2, 3, 11, tz="Europe/Paris"))
+    assert third.status_code == 409, third.text
+
+
+def test_recurring_busy_event_with_exdate_and_moved_instance(live_server: LiveServer) -> None:
+    api = new_api(live_server, "Europe/Paris")
+    make_schedule(api, "Europe/Paris", [{"day": "mon", "start": "09:00", "end": "17:00"}])
+    event_type = make_event_type(api)
+    api.calendar().save_event(WEEKLY_WITH_EXCEPTIONS)
+    slots = api.slots(event_type["id"], "2027-04-05", "2027-05-04")
+    without = {h: [t for t in NINE_TO_FOUR if t != h] for h in ("10:00", "14:00")}
+    assert local_times(slots, "2027-04-05") == without["10:00"]
+    assert local_times(slots, "2027-04-12") == NINE_TO_FOUR  # EXDATE: no meeting that week
+    assert local_times(slots, "2027-04-19") == without["14:00"]  # moved from 10:00 to 14:00
+    assert local_times(slots, "2027-04-26") == without["10:00"]
+    assert local_times(slots, "2027-05-03") == NINE_TO_FOUR  # COUNT=4 is over
+
+
+def test_all_day_blocks_the_day_and_transparent_blocks_nothing(live_server: LiveServer) -> None:
+    api = new_api(live_server, "Pacific/Auckland")
+    make_schedule(api, "Pacific/Auckland")
+    event_type = make_event_type(api)
+    calendar = api.calendar()
+    calendar.save_event(dtstart=date(2027, 2, 10), dtend=date(2027, 2, 11), summary="Holiday", uid="holiday")
+    calendar.save_event(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\nBEGIN:VEVENT\nUID:free-time\nDTSTAMP:20261101T000000Z\n"
+        "DTSTART;TZID=Pacific/Auckland:20270211T090000\nDTEND;TZID=Pacific/Auckland:20270211T170000\n"
+        "TRANSP:TRANSPARENT\nSUMMARY:Reminder\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    slots = api.slots(event_type["id"], "2027-02-09", "2027-02-12")
+    assert local_times(slots, "2027-02-09") == NINE_TO_FOUR
+    assert local_times(slots, "2027-02-10") == []  # the whole local day, 13 hours ahead of UTC
+    assert local_times(slots, "2027-02-11") == NINE_TO_FOUR
+
+
+def test_recurrences_beyond_the_index_still_block(small_index_server: LiveServer) -> None:
+    api = new_api(small_index_server, "UTC")
+    make_schedule(api, "UTC")
+    event_type = make_event_type(api)
+    api.calendar().save_event(DAILY_SINCE_2026)
+    slots = api.slots(event_type["id"], "2027-06-01", "2027-06-03")
+    assert local_times(slots, "2027-06-01") == [t for t in NINE_TO_FOUR if t != "10:00"]
+    assert local_times(slots, "2027-06-02") == [t for t in NINE_TO_FOUR if t != "10:00"]
+
+
+def test_durations_interval_and_default_duration(live_server: LiveServer) -> None:
+    api = new_api(live_server, "UTC")
+    make_schedule(api, "UTC", [{"day": "mon", "start": "09:00", "end": "11:00"}])
+    event_type = make_event_type(api, durationsMin=[30, 60], slotIntervalMin=30)
+    default = api.slots(event_type["id"], "2027-02-01", "2027-02-02")
+    assert [(s["start"][11:16], s["end"][11:16]) for s in default] == [
+        ("09:00", "09:30"),
+        ("09:30", "10:00"),
+        ("10:00", "10:30"),
+        ("10:30", "11:00"),
+    ]
+    hour = api.slots(event_type["id"], "2027-02-01", "2027-02-02", duration=60)
+    assert local_times(hour, "2027-02-01") == ["09:00", "09:30", "10:00"]
+    wrong = api.get(
+        "/availability",
+        params={"eventTypeId": event_type["id"], "from": "2027-02-01", "to": "2027-02-02", "duration": 45},
+    )
+    assert wrong.status_code == 400 and "30, 60" in wrong.json()["message"]
+
+
+def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
+    owner = new_api(live_server, "UTC")
+    other = api_for(live_server, create_account(live_server.database_url, timezone="UTC"))
+    make_schedule(owner, "UTC")
+    make_schedule(other, "UTC")
+    hosts = [owner.account.slug, other.account.slug]
+    round_robin = make_event_type(owner, kind="round_robin", hosts=hosts)
+    collective = make_event_type(owner, kind="collective", hosts=hosts)
+    owner.calendar().save_event(
+        dtstart=datetime(2027, 3, 1, 10, tzinfo=UTC),
+        dtend=datetime(2027, 3, 1, 11, tzinfo=UTC),
+        summary="A",
+        uid="a",
+    )
+    other.calendar().save_event(
+        dtstart=datetime(2027, 3, 1, 10, tzinfo=UTC),
+        dtend=datetime(2027, 3, 1, 12, tzinfo=UTC),
+        summary="B",
+        uid="b",
+    )
+    assert local_times(owner.slots(round_robin["id"], "2027-03-01", "2027-03-02"), "2027-03-01") == [
+        t
+        for t in NINE_TO_FOUR
+        if t != "10:00"  # at 11:00 only the owner is free, which is enough
+    ]
+    assert local_times(owner.slots(collective["id"], "2027-03-01", "2027-03-02"), "2027-03-01") == [
+        t for t in NINE_TO_FOUR if t not in ("10:00", "11:00")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"tz": "Mars/Olympus"}, 400, "time zone"),
+        ({"from": "2027-02-10", "to": "2027-02-01"}, 400, "`to` must be after `from`"),
+        ({"from": "2027-02-01", "to": "2027-05-01"}, 400, "62 days"),
+        ({"from": "tomorrow"}, 400, "`from`"),
+        ({"to": "2027-13-45T00:00:00Z"}, 400, "`to`"),
+        ({"eventTypeId": "evt_unknown"}, 404, "evt_unknown"),
+        ({"eventTypeId": None}, 400, "eventTypeId"),
+        ({"duration": "long"}, 400, "duration"),
+    ],
+)
+def test_invalid_arguments(live_server: LiveServer, params: dict, status: int, words: str) -> None:
+    api = new_api(live_server, "UTC")
+    event_type = make_event_type(api)
+    query = {"eventTypeId": event_type["id"], "from": "2027-02-01", "to": "2027-02-08", **params}
+    response = api.get("/availability", params={k: v for k, v in query.items() if v is not None})
+    assert response.status_code == status, response.text
+    assert words in response.text
+    assert set(response.json()) >= {"title", "message"}
+
+
+def test_inactive_event_type_other_users_and_scopes(live_server: LiveServer) -> None:
+    api = new_api(live_server, "UTC")
+    event_type = make_event_type(api, active=False)
+    params = {"eventTypeId": event_type["id"], "from": "2027-02-01", "to": "2027-02-08"}
+    inactive = api.get("/availability", params=params)
+    assert inactive.status_code == 409 and "inactive" in inactive.json()["message"]
+    stranger = new_api(live_server, "UTC")
+    assert stranger.get("/availability", params=params).status_code == 404
+    limited = api_for(live_server, create_account(live_server.database_url, scopes=["read:bookings"]))
+    assert limited.get("/availability", params=params).status_code == 403
+
+
+def test_owner_time_zone_is_the_default(live_server: LiveServer) -> None:
+    api = new_api(live_server, "America/New_York")
+    event_type = make_event_type(api)  # no schedule at all: Monday-Friday 09:00-17:00 in the owner's zone
+    slots = api.slots(event_type["id"], "2027-02-05", "2027-02-09")
+    assert local_times(slots, "2027-02-05") == NINE_TO_FOUR
+    assert local_times(slots, "2027-02-06") == [] and local_times(slots, "2027-02-07") == []
+    assert slots[0]["start"] == "2027-02-05T09:00:00-05:00"
+    paris = api.slots(
+        event_type["id"], "2027-02-05T00:00:00-05:00", "2027-02-06T00:00:00-05:00", tz="Europe/Paris"
+    )
+    assert paris[0] == {"start": "2027-02-05T15:00:00+01:00", "end": "2027-02-05T16:00:00+01:00"}
