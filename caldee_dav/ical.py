@@ -37,6 +37,8 @@ class Instance:
     end: int
     transparent: bool = False
     cancelled: bool = False
+    # DTSTART is a DATE: busy for whole days of whoever reads it, not for UTC days.
+    all_day: bool = False
 
 
 @dataclass
@@ -176,6 +178,7 @@ def _instance(component: icalendar.cal.Component, start: datetime, end: datetime
         end=math.ceil(end.timestamp()),
         transparent=str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT",
         cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
+        all_day=not isinstance(component.decoded("DTSTART"), datetime),
     )
 
 

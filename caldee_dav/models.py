@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -159,6 +160,7 @@ class Occurrence(Base):
     # Busy-time facts for the slot engine, so it needs no parsing for plain events.
     transparent: Mapped[bool] = mapped_column(Boolean, default=False)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Change(Base):

@@ -294,6 +294,7 @@ def _write_instances(
                 "start": i.start,
                 "end": i.end,
                 "transparent": i.transparent,
+                "all_day": i.all_day,
                 "cancelled": i.cancelled,
             }
             for i in index.instances
@@ -371,6 +372,7 @@ class BusyInterval:
     start: int
     end: int
     object_id: int
+    all_day: bool = False
 
 
 def busy_intervals(
@@ -384,13 +386,13 @@ def busy_intervals(
         session.scalar(select(func.max(Collection.max_span)).where(Collection.id.in_(collection_ids))) or 0
     )
     rows = session.execute(
-        select(Occurrence.start, Occurrence.end, Occurrence.object_id).where(
+        select(Occurrence.start, Occurrence.end, Occurrence.object_id, Occurrence.all_day).where(
             *_overlapping_occurrences(collection_ids, max_span, start, end),
             Occurrence.transparent.is_(False),
             Occurrence.cancelled.is_(False),
         )
     )
-    intervals = [BusyInterval(s, e, o) for s, e, o in rows]
+    intervals = [BusyInterval(s, e, o, a) for s, e, o, a in rows]
     unindexed = list(
         session.scalars(
             select(CalendarObject).where(

@@ -7,8 +7,8 @@ beyond the indexing horizon are expanded here, for the part after ``expanded_unt
 overlapping the window are read.
 
 All-day events are busy for the whole local day of the host: the index keeps DATE values as UTC
-midnights (RFC 4791 floating semantics), so instances that start and end on a UTC midnight are checked
-against their object and moved to the host's midnights when they are real all-day events.
+midnights (RFC 4791 floating semantics) and flags them ``all_day``, so they are moved to the host's
+midnights here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from caldee_dav.scheduling.availability import Interval
 log = logging.getLogger(__name__)
 
 BLOCKING_STATUSES = ("active", "pending")
-DAY_SECONDS = 86400
 # All-day events are stored as UTC days; a host's local day is at most 14 hours away from that.
 ALL_DAY_SLACK = timedelta(days=1)
 
@@ -89,15 +88,13 @@ def calendar_busy(
     query_end = int((end + ALL_DAY_SLACK).timestamp())
     indexed, unindexed = store.busy_intervals(session, collection_ids, query_start, query_end)
     excluded = _excluded_object_ids(session, collection_ids, exclude_uids)
-    all_day_cache: dict[int, bool] = {}
     result: list[Interval] = []
     for busy in indexed:
         if busy.object_id in excluded:
             continue
         interval = Interval(datetime.fromtimestamp(busy.start, UTC), datetime.fromtimestamp(busy.end, UTC))
-        if busy.start % DAY_SECONDS == 0 and busy.end % DAY_SECONDS == 0:
-            if _is_all_day(session, busy.object_id, all_day_cache):
-                interval = _local_days(interval.start.date(), interval.end.date(), zone)
+        if busy.all_day:
+            interval = _local_days(interval.start.date(), interval.end.date(), zone)
         result.append(interval)
     for obj in unindexed:
         if obj.id not in excluded:
@@ -114,20 +111,6 @@ def _excluded_object_ids(
         CalendarObject.collection_id.in_(list(collection_ids)), CalendarObject.uid.in_(list(uids))
     )
     return set(session.scalars(query))
-
-
-def _is_all_day(session: Session, object_id: int, cache: dict[int, bool]) -> bool:
-    if object_id not in cache:
-        obj = session.get(CalendarObject, object_id)
-        cache[object_id] = False
-        if obj is not None:
-            try:
-                calendar = ical.parse_calendar(obj.text)
-            except ical.InvalidCalendarData:
-                return False
-            events = [c for c in calendar.walk("VEVENT") if "DTSTART" in c]
-            cache[object_id] = bool(events) and not isinstance(events[0].decoded("DTSTART"), datetime)
-    return cache[object_id]
 
 
 def _local_days(first: date, end_day: date, zone: ZoneInfo) -> Interval:
