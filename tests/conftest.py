@@ -180,6 +180,14 @@ def create_account(
         return Account(slug, user.email, password, token.secret, user.id)
 
 
+def api_request(
+    server: LiveServer, account: Account | None, method: str, path: str, body: object = None
+) -> requests.Response:
+    """One REST call to ``/api/v2{path}`` as ``account`` (anonymous when None)."""
+    headers = {"Authorization": f"Bearer {account.token}"} if account else {}
+    return requests.request(method, f"{server.url}/api/v2{path}", json=body, headers=headers, timeout=30)
+
+
 @pytest.fixture
 def account(live_server: LiveServer) -> Account:
     return create_account(live_server.database_url)

@@ -12,6 +12,7 @@ import requests
 from caldee_dav import accounts, db
 from caldee_dav.models import Booking, User
 from tests.conftest import Account, LiveServer, create_account
+from tests.conftest import api_request as call
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -32,13 +33,6 @@ CONTRACT_FIELDS: dict[str, tuple[type, ...]] = {
     "createdAt": (str,),
     "updatedAt": (str,),
 }
-
-
-def call(
-    server: LiveServer, account: Account | None, method: str, path: str, body: Any = None
-) -> requests.Response:
-    headers = {"Authorization": f"Bearer {account.token}"} if account else {}
-    return requests.request(method, f"{server.url}/api/v2{path}", json=body, headers=headers, timeout=30)
 
 
 def create(server: LiveServer, account: Account, body: dict[str, Any]) -> dict[str, Any]:

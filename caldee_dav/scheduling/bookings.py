@@ -27,7 +27,7 @@ from caldee_dav import accounts
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, InvalidInput, NotFound
 from caldee_dav.models import Booking, EventType, User, new_id
-from caldee_dav.scheduling import booking_calendar, offers
+from caldee_dav.scheduling import booking_calendar, event_types, offers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
 from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
 
@@ -181,7 +181,7 @@ def event_type_of(session: Session, booking: Booking) -> EventType:
 def create_booking(
     session: Session, settings: Settings, owner_id: str, request: NewBooking, now: datetime
 ) -> Booking:
-    event_type = offers.load_event_type(session, owner_id, request.event_type_id)
+    event_type = event_types.get_event_type(session, owner_id, request.event_type_id)
     offers.require_active(event_type)
     duration = offers.choose_duration(event_type, request.duration_min)
     answers = validate_answers(event_type, request.answers)

@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caldee_dav.errors import Conflict, InvalidInput, NotFound
+from caldee_dav.errors import Conflict, InvalidInput
 from caldee_dav.models import Booking, EventType, Schedule, User
 from caldee_dav.scheduling import busy
 from caldee_dav.scheduling.availability import WeeklySchedule, open_intervals
+from caldee_dav.scheduling.event_types import get_event_type
 from caldee_dav.scheduling.slots import COLLECTIVE, HostTime, Slot, SlotRules, offered_slots, require_slot
 
 DEFAULT_DURATION_MIN = 30
@@ -42,14 +43,6 @@ class EventTypeContext:
     @property
     def kind(self) -> str:
         return self.event_type.kind
-
-
-def load_event_type(session: Session, owner_id: str, event_type_id: str) -> EventType:
-    """The owner's event type; another user's or an unknown one is a 404."""
-    event_type = session.get(EventType, event_type_id)
-    if event_type is None or event_type.user_id != owner_id:
-        raise NotFound(f"No event type {event_type_id!r}.")
-    return event_type
 
 
 def require_active(event_type: EventType) -> None:
@@ -222,7 +215,7 @@ def availability(
         raise InvalidInput("`to` must be after `from`.")
     if end - start > MAX_RANGE:
         raise InvalidInput(f"`from` to `to` spans more than {MAX_RANGE.days} days; ask for a shorter range.")
-    event_type = load_event_type(session, owner_id, event_type_id)
+    event_type = get_event_type(session, owner_id, event_type_id)
     require_active(event_type)
     duration = choose_duration(event_type, duration_min)
     return list_slots(session, load_context(session, event_type), duration, start, end, now)
