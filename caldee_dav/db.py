@@ -44,7 +44,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _prepare_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        # No server-side prepared statements: a generic plan cached while a table was still small (a
+        # fresh calendar being filled in one transaction) would keep sequential scans as it grows.
+        connect_args={"prepare_threshold": None},
+    )
 
 
 @lru_cache(maxsize=8)

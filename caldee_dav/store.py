@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from caldee_dav.errors import NotFound, PreconditionFailed
 from caldee_dav.ical import TIMESTAMP_MAX, ObjectIndex
@@ -106,15 +106,33 @@ def delete_collection(session: Session, collection: Collection) -> None:
     session.expunge_all()
 
 
+BUMPED_REVISIONS = "caledee_bumped_revisions"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_bumped_revisions(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(BUMPED_REVISIONS, None)
+
+
 def bump_revision(session: Session, collection: Collection) -> int:
-    """Next revision of ``collection``; on PostgreSQL this row lock is held until commit."""
+    """The revision this transaction's changes to ``collection`` get: one more than the last committed.
+
+    The first call in a transaction takes the row lock (held until commit on PostgreSQL); later calls
+    reuse the revision. One revision per transaction keeps a bulk import from updating the same row
+    thousands of times, whose row versions PostgreSQL would have to walk on every later update.
+    """
+    bumped: dict[int, int] = session.info.setdefault(BUMPED_REVISIONS, {})
+    if collection.id in bumped:
+        collection.revision = bumped[collection.id]
+        return collection.revision
     revision = session.execute(
         update(Collection)
         .where(Collection.id == collection.id)
         .values(revision=Collection.revision + 1, updated_at=utcnow())
         .returning(Collection.revision)
     ).scalar_one()
-    collection.revision = revision
+    collection.revision = bumped[collection.id] = revision
     return revision
 
 

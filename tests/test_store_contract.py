@@ -198,3 +198,18 @@ def test_changes_since_lists_each_href_once_with_tombstones(database_url: str, c
             store.parse_sync_token(row, "http://example.com/other")
         with pytest.raises(NotFound):
             store.delete_object(session, row, "d.ics")
+
+
+def test_one_transaction_is_one_revision(database_url: str, calendar_path: str) -> None:
+    before = collection(database_url, calendar_path).revision
+    with db.write_unit(db.engine_for(database_url)) as session:
+        row = store.require_collection(session, calendar_path)
+        for name in ("bulk1", "bulk2", "bulk3"):
+            text = event(name, "DTSTART:20270301T100000Z\r\nDTEND:20270301T110000Z\r\n")
+            index = ical.index_object(ical.parse_calendar(text), horizon_end=HORIZON, max_instances=500)
+            store.put_object(session, row, f"{name}.ics", text, ical.etag_of(text), index)
+    after = collection(database_url, calendar_path)
+    assert after.revision == before + 1
+    with db.read_unit(db.engine_for(database_url)) as session:
+        assert sorted(store.changes_since(session, after, before)) == ["bulk1.ics", "bulk2.ics", "bulk3.ics"]
+        assert store.changes_since(session, after, after.revision) == []
