@@ -7,6 +7,7 @@ import cProfile
 import importlib
 import io
 import math
+import multiprocessing
 import os
 import pstats
 import statistics
@@ -21,6 +22,9 @@ from typing import Any
 import _backends
 import _slots_scenario as scenario
 import requests
+
+from caldee_dav import db
+from caldee_dav.config import Settings
 
 # Availability windows start between these days (local midnights), so they end before the bookings
 # timed (BOOKABLE); preloaded bookings cover the whole of 2027.
@@ -211,7 +215,8 @@ def breakdown(client: Any, host: scenario.Host, spans: list[tuple[datetime, date
     return result
 
 
-def profile_request(client: Any, host: scenario.Host, spans: list[tuple[datetime, datetime]]) -> None:
+def profile_request(client: Any, host: scenario.Host, spans: list[tuple[datetime, datetime]]) -> str:
+    """cProfile of 5 requests: the top functions by cumulative and by own time."""
     profiler = cProfile.Profile()
     profiler.enable()
     for start, end in spans[:5]:
@@ -221,5 +226,58 @@ def profile_request(client: Any, host: scenario.Host, spans: list[tuple[datetime
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(35)
     stats.sort_stats("tottime").print_stats(20)
-    print("\ncProfile of 5 in-process 30-day GET /availability (SQLite):")
-    print(out.getvalue())
+    return out.getvalue()
+
+
+# --- in a fresh process ---------------------------------------------------------------------------------
+#
+# Server time is measured in a process of its own, as a server worker would be: the benchmark's process
+# holds every prepared event (hundreds of MB), which slows a request in it by a third.
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def _app_client(database_url: str) -> Any:
+    from api import create_app
+
+    return create_app(Settings(database_url=database_url, log_level="warning")).test_client()
+
+
+def time_availability(
+    database_url: str, hosts: list[scenario.Host], spans: list[tuple[datetime, datetime]]
+) -> list[list[tuple[float, list[str]]]]:
+    """(ms, slot starts) of every window for every host, after one untimed request each.
+
+    The hosts take turns window by window (first one first, then the other), so that a machine slowing
+    down for a while (a shared CPU) weighs on both alike and their ratio stays meaningful.
+    """
+    client = _app_client(database_url)
+    for host in hosts:
+        timed_in_process(client, host, *spans[0])
+    timings: list[list[tuple[float, list[str]]]] = [[] for _ in hosts]
+    for index, (start, end) in enumerate(spans):
+        order = range(len(hosts)) if index % 2 == 0 else reversed(range(len(hosts)))
+        for number in order:
+            timings[number].append(timed_in_process(client, hosts[number], start, end))
+    return timings
+
+
+def breakdown_and_profile(
+    database_url: str, host: scenario.Host, spans: list[tuple[datetime, datetime]], profile: bool
+) -> tuple[dict[str, float], str]:
+    client = _app_client(database_url)
+    timed_in_process(client, host, *spans[0])
+    stages = breakdown(client, host, spans)
+    return stages, profile_request(client, host, spans) if profile else ""
+
+
+def time_naive(
+    database_url: str, host: scenario.Host, start: datetime, end: datetime, now: datetime
+) -> tuple[float, scenario.Window]:
+    engine = db.engine_for(database_url)
+    began = time.perf_counter()
+    window = scenario.compute_window(engine, host, start, end, now, naive=True)
+    return (time.perf_counter() - began) * 1000, window

@@ -51,10 +51,10 @@ class Host:
     event_type_id: str = ""
 
 
-def create_host(engine: Engine) -> Host:
+def create_host(engine: Engine, slug: str = USER) -> Host:
     with db.write_unit(engine) as session:
         user = accounts.create_user(
-            session, email=f"{USER}@example.com", slug=USER, timezone=TIMEZONE, display_name="Bench Host"
+            session, email=f"{slug}@example.com", slug=slug, timezone=TIMEZONE, display_name="Bench Host"
         )
         calendar = accounts.create_calendar(session, user, name="Work", slug=CALENDAR)
         token = accounts.create_token(session, user, name="bench").secret

@@ -10,8 +10,9 @@ N/10,000 years ending 2027 (``_events``: ~5% recurring) and ``--bookings`` booki
   called in-process, no socket, no client) and end to end over HTTP against ``caledee serve``.
 * The naive baseline in the same run: every event's text read, parsed and expanded for the window
   (recurring_ical_events), then the same slot engine; it must give the same busy time and slots.
-* Scaling: the same windows after ``--compare-events`` minus N older events are added (same events
-  inside the windows, a calendar ten times bigger). Our side only: the naive one parses everything.
+* Scaling: a second host in the same database with the same events and bookings plus
+  ``--compare-events`` minus N older ones (same events inside the windows, a calendar ten times bigger),
+  timed turn about with the first, window by window. Our side only: the naive one parses everything.
 * POST /bookings over HTTP: sequentially, then from 2 client processes against 2 server workers
   (distinct free slots; afterwards no two bookings may overlap and every one must have got 201).
 
@@ -46,13 +47,14 @@ from _slots_measure import (  # noqa: E402
     BOOKABLE,
     book_worker,
     booking_body,
-    breakdown,
+    breakdown_and_profile,
+    in_fresh_process,
     log,
     median,
-    profile_request,
     start_server,
+    time_availability,
+    time_naive,
     timed_http,
-    timed_in_process,
     windows,
 )
 from _slots_report import Availability, Result, report  # noqa: E402
@@ -79,6 +81,8 @@ class Backend:
     engine: sa.Engine
     settings: Settings
     host: scenario.Host
+    # The scaling run's host: the same events and bookings plus the older events.
+    big: scenario.Host | None = None
     client: Any = None
     spans: list[tuple[datetime, datetime]] = field(default_factory=list)
     answers: list[list[str]] = field(default_factory=list)
@@ -103,34 +107,48 @@ class Backend:
             engine, self.settings, host, self.args.bookings, PRELOAD_FIRST, PRELOAD_WEEKS
         )
         self.result.setup[f"{made} bookings via the booking service"] = time.perf_counter() - began
-        data.analyze(engine)
         self.spans = windows(self.args.repeat)
 
-    def availability_in_process(self, events: int) -> Availability:
-        run = Availability(events)
-        self.result.runs.append(run)
-        timed_in_process(self.client, self.host, *self.spans[0])  # warm-up: first-request costs
-        answers = []
-        for start, end in self.spans:
-            ms, slots = timed_in_process(self.client, self.host, start, end)
-            run.in_process.append(ms)
-            run.slots.append(len(slots))
-            answers.append(slots)
-            run.instances.append(scenario.instances_in(self.engine, self.host, start, end))
-        if not self.answers:
-            self.answers = answers
-        elif answers != self.answers:
-            self.result.problems.append(f"at {events:,} events the 2027 windows offer other slots")
-        log(f"{self.name}: {events:,} events: in-process availability median {median(run.in_process):.1f} ms")
-        return run
+    def setup_big(self, base: list[data.Prepared], older: list[data.Prepared]) -> None:
+        """A second host in the same database with the base events, the older ones and the same bookings."""
+        began = time.perf_counter()
+        self.big = big = scenario.create_host(self.engine, f"{scenario.USER}-big")
+        data.bulk_load(self.engine, big.calendar_path, base)
+        data.bulk_load(self.engine, big.calendar_path, older)
+        big.event_type_id = scenario.create_event_type(self.client, big)
+        scenario.preload_bookings(
+            self.engine, self.settings, big, self.args.bookings, PRELOAD_FIRST, PRELOAD_WEEKS
+        )
+        label = f"second host: {len(base) + len(older):,} events via bulk_load, bookings"
+        self.result.setup[label] = elapsed = time.perf_counter() - began
+        log(f"{self.name}: {label} in {elapsed:.0f} s")
+
+    def availability_in_process(self, events: list[int]) -> Availability:
+        """Time every window for the host (and the scaling run's host, turn about) in a fresh process."""
+        hosts = [self.host] + ([self.big] if self.big is not None else [])
+        timings = in_fresh_process(time_availability, self.url, hosts, self.spans)
+        for host, count, timed in zip(hosts, events, timings, strict=False):
+            run = Availability(count)
+            self.result.runs.append(run)
+            for (start, end), (ms, slots) in zip(self.spans, timed, strict=True):
+                run.in_process.append(ms)
+                run.slots.append(len(slots))
+                run.instances.append(scenario.instances_in(self.engine, host, start, end))
+            answers = [slots for _, slots in timed]
+            if not self.answers:
+                self.answers = answers
+            elif answers != self.answers:
+                self.result.problems.append(f"at {count:,} events the 2027 windows offer other slots")
+            figure = f"{median(run.in_process):.1f} ms"
+            log(f"{self.name}: {count:,} events: in-process availability median {figure}")
+        return self.result.runs[0]
 
     def naive_baseline(self, run: Availability) -> None:
         for index in scenario.spread(range(len(self.spans)), self.args.baseline_repeat):
             start, end = self.spans[index]
             now = utcnow()
-            began = time.perf_counter()
-            naive = scenario.compute_window(self.engine, self.host, start, end, now, naive=True)
-            run.naive.append((time.perf_counter() - began) * 1000)
+            ms, naive = in_fresh_process(time_naive, self.url, self.host, start, end, now)
+            run.naive.append(ms)
             ours = scenario.compute_window(self.engine, self.host, start, end, now, naive=False)
             label = f"window {start.date()}"
             if naive.busy != ours.busy:
@@ -219,12 +237,6 @@ class Backend:
         if result.overlaps:
             result.problems.append(f"{result.overlaps} overlapping bookings")
 
-    def add_older(self, older: list[data.Prepared]) -> None:
-        began = time.perf_counter()
-        data.bulk_load(self.engine, self.host.calendar_path, older)
-        data.analyze(self.engine)
-        self.result.setup[f"{len(older):,} older events via bulk_load"] = time.perf_counter() - began
-
 
 def run_backend(
     name: str,
@@ -248,11 +260,17 @@ def run_backend(
     )
     try:
         bench.setup(base, check_bulk=bool(older))
-        run = bench.availability_in_process(len(base))
+        if older:
+            bench.setup_big(base, older)
+        data.analyze(engine)
+        run = bench.availability_in_process([len(base), len(base) + len(older)])
         if args.profile:
-            bench.result.breakdown = breakdown(bench.client, bench.host, bench.spans)
-            if name == "sqlite":
-                profile_request(bench.client, bench.host, bench.spans)
+            stages, profile = in_fresh_process(
+                breakdown_and_profile, url, bench.host, bench.spans, name == "sqlite"
+            )
+            bench.result.breakdown = stages
+            if profile:
+                print(f"\ncProfile of 5 in-process 30-day GET /availability ({name}):\n{profile}")
         if args.baseline_repeat:
             bench.naive_baseline(run)
         starts = bench.bookable_starts()
@@ -260,9 +278,6 @@ def run_backend(
         bench.over_http(run, starts[: args.sequential])
         bench.concurrently(starts[args.sequential :])
         bench.check_bookings(before)
-        if older:
-            bench.add_older(older)
-            bench.availability_in_process(len(base) + len(older))
     finally:
         engine.dispose()
         db.engine_for.cache_clear()
