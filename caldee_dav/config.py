@@ -42,6 +42,9 @@ class Settings(BaseModel):
         5000, ge=100, description="Cap on indexed instances of one recurring event; beyond it queries parse."
     )
     default_timezone: str = Field("UTC", description="Time zone of users created without one.")
+    dav_fast_path: bool = Field(
+        True, description="Answer common CalDAV requests (queries, listings, PUT) straight from the store."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -13,6 +13,7 @@ from radicale import config as radicale_config
 from radicale.item import filter as radicale_filter
 
 from caldee_dav.config import Settings
+from caldee_dav.fastdav import FastDav
 from caldee_dav.radicale_collection import expand_window
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
@@ -50,7 +51,9 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
 
 
 def create_dav_app(settings: Settings) -> WSGIApp:
-    return DavRequestGuard(Application(radicale_configuration(settings)), settings.max_resource_size)
+    radicale = Application(radicale_configuration(settings))
+    fast = FastDav(settings, radicale) if settings.dav_fast_path else None
+    return DavRequestGuard(radicale, settings.max_resource_size, fast)
 
 
 XML_METHODS = {"PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL"}
@@ -63,12 +66,14 @@ class DavRequestGuard:
     - XML with a DTD or entities gets 400 (Radicale's defusedxml refuses it, but as a 500);
     - a calendar-query asking for ``<C:expand>`` tells the storage its time range: Radicale strips the
       time-range from the filters it hands to ``get_filtered`` when expanding, which would make the
-      storage return, and Radicale parse, every object.
+      storage return, and Radicale parse, every object;
+    - the requests ``fast`` answers (see ``caldee_dav.fastdav``) never reach Radicale.
     """
 
-    def __init__(self, app: WSGIApp, max_body: int) -> None:
+    def __init__(self, app: WSGIApp, max_body: int, fast: FastDav | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.fast = fast
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -81,16 +86,27 @@ class DavRequestGuard:
                 "413 Request Entity Too Large",
                 f"Request body too large: {length} bytes, the limit is {self.max_body}.",
             )
-        if environ.get("REQUEST_METHOD") not in XML_METHODS or length <= 0:
+        method = environ.get("REQUEST_METHOD")
+        if length <= 0 or (method not in XML_METHODS and (method != "PUT" or self.fast is None)):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
-        try:
-            root = SafeET.fromstring(body)
-        except DefusedXmlException:
-            return _plain(start_response, "400 Bad Request", "XML with a DTD or entities is not accepted.")
-        except SafeET.ParseError:
-            return self.app(environ, start_response)  # Radicale answers malformed XML with 400 itself.
+        root = None
+        if method in XML_METHODS:
+            try:
+                root = SafeET.fromstring(body)
+            except DefusedXmlException:
+                message = "XML with a DTD or entities is not accepted."
+                return _plain(start_response, "400 Bad Request", message)
+            except SafeET.ParseError:
+                return self.app(environ, start_response)  # Radicale answers malformed XML with 400 itself.
+        if self.fast is not None:
+            answer = self.fast.answer(environ, body, root)
+            if answer is not None:
+                return answer.send(environ, start_response)
+            environ["wsgi.input"] = io.BytesIO(body)
+        if root is None:
+            return self.app(environ, start_response)
         token = expand_window.set(_expand_time_range(root))
         try:
             return list(self.app(environ, start_response))

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy import Select, and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -356,11 +356,79 @@ def find_in_range(
     session: Session, collection: Collection, start: int, end: int, component: str | None = None
 ) -> list[Candidate]:
     """Objects that may have an instance overlapping [start, end), found through the index only."""
+    exact_query, maybe_query = _range_queries(select(CalendarObject), collection, start, end, component)
+    found = {obj.id: Candidate(obj, True) for obj in session.scalars(exact_query)}
+    for obj in session.scalars(maybe_query):
+        found.setdefault(obj.id, Candidate(obj, False))
+    return sorted(found.values(), key=lambda c: c.obj.href)
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """What a CalDAV answer needs of an object, without loading the ORM row."""
+
+    href: str
+    etag: str
+    text: str
+    recurring: bool
+    # As in Candidate: False means the index cannot tell (instances beyond the horizon): parse.
+    exact: bool = True
+
+
+def texts_in_range(
+    session: Session, collection: Collection, start: int, end: int, component: str
+) -> list[StoredText]:
+    """``find_in_range`` for the fast CalDAV path: plain rows, ordered by href."""
+    columns = select(
+        CalendarObject.id, CalendarObject.href, CalendarObject.etag, CalendarObject.text,
+        CalendarObject.recurring,
+    )
+    exact_query, maybe_query = _range_queries(columns, collection, start, end, component)
+    found = {row[0]: StoredText(*row[1:], exact=True) for row in session.execute(exact_query)}
+    for row in session.execute(maybe_query):
+        found.setdefault(row[0], StoredText(*row[1:], exact=False))
+    return sorted(found.values(), key=lambda t: t.href)
+
+
+def texts_of_component(session: Session, collection_id: int, component: str) -> list[StoredText]:
+    """Every object of one component type (a calendar-query without a time-range)."""
+    rows = session.execute(
+        select(CalendarObject.href, CalendarObject.etag, CalendarObject.text, CalendarObject.recurring)
+        .where(CalendarObject.collection_id == collection_id, CalendarObject.component == component)
+        .order_by(CalendarObject.href)
+    )
+    return [StoredText(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Listed:
+    href: str
+    etag: str
+    component: str
+    last_modified: datetime
+
+
+def list_objects(session: Session, collection_id: int) -> list[Listed]:
+    """Href, ETag and type of every object, without their text (a PROPFIND Depth 1 listing)."""
+    rows = session.execute(
+        select(
+            CalendarObject.href, CalendarObject.etag, CalendarObject.component, CalendarObject.last_modified
+        )
+        .where(CalendarObject.collection_id == collection_id)
+        .order_by(CalendarObject.href)
+    )
+    return [Listed(*row) for row in rows]
+
+
+def _range_queries(
+    columns: Select, collection: Collection, start: int, end: int, component: str | None
+) -> tuple[Select, Select]:
+    """(objects the index proves overlap [start, end), objects whose instances there are not indexed)."""
     exact_ids = select(Occurrence.object_id).where(
         *_overlapping_occurrences([collection.id], collection.max_span, start, end)
     )
-    exact_query = select(CalendarObject).where(CalendarObject.id.in_(exact_ids))
-    maybe_query = select(CalendarObject).where(
+    exact_query = columns.where(CalendarObject.id.in_(exact_ids))
+    maybe_query = columns.where(
         CalendarObject.collection_id == collection.id,
         CalendarObject.expanded_until < end,
         CalendarObject.range_start < end,
@@ -369,10 +437,7 @@ def find_in_range(
     if component:
         exact_query = exact_query.where(CalendarObject.component == component)
         maybe_query = maybe_query.where(CalendarObject.component == component)
-    found = {obj.id: Candidate(obj, True) for obj in session.scalars(exact_query)}
-    for obj in session.scalars(maybe_query):
-        found.setdefault(obj.id, Candidate(obj, False))
-    return sorted(found.values(), key=lambda c: c.obj.href)
+    return exact_query, maybe_query
 
 
 def _overlapping_occurrences(collection_ids: Sequence[int], max_span: int, start: int, end: int) -> list:

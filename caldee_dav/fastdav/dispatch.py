@@ -1,0 +1,84 @@
+"""Which requests the fast path takes; everything it does not answer goes to Radicale unchanged."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from caldee_dav import db
+from caldee_dav.config import Settings
+from caldee_dav.fastdav.answer import DavAnswer, NotHandled
+from caldee_dav.fastdav.propfind import answer_listing
+from caldee_dav.fastdav.put import IndexLimits, Preconditions, answer_put
+from caldee_dav.fastdav.queries import read_calendar_query, read_listing_props
+from caldee_dav.fastdav.report import answer_calendar_query
+from caldee_dav.fastdav.target import resolve_target
+from caldee_dav.logins import LoginChecker
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class FastDav:
+    def __init__(self, settings: Settings, radicale: WSGIApp) -> None:
+        self.engine = db.engine_for(settings.database_url)
+        self.logins = LoginChecker(self.engine)
+        self.radicale = radicale
+        self.limits = IndexLimits(
+            settings.occurrence_horizon_days * 86400, settings.max_occurrences_per_object
+        )
+        # Radicale refuses items over 80% of the request limit (its max_resource_size).
+        self.max_item_size = int(settings.max_resource_size * 0.8)
+
+    def answer(self, environ: dict[str, Any], body: bytes, root: Any) -> DavAnswer | None:
+        """The answer, or None when Radicale should answer."""
+        method = environ.get("REQUEST_METHOD", "")
+        try:
+            if method == "REPORT" and root is not None:
+                return self._report(environ, root)
+            if method == "PROPFIND" and root is not None and environ.get("HTTP_DEPTH") == "1":
+                return self._listing(environ, body, root)
+            if method == "PUT" and 0 < len(body) <= self.max_item_size:
+                return self._put(environ, body)
+        except NotHandled:
+            return None
+        return None
+
+    def _report(self, environ: dict[str, Any], root: Any) -> DavAnswer:
+        query = read_calendar_query(root)
+        target = resolve_target(environ, self.logins)
+        if target.item is not None:
+            raise NotHandled
+        with db.read_unit(self.engine) as session:
+            return answer_calendar_query(session, target, query)
+
+    def _listing(self, environ: dict[str, Any], body: bytes, root: Any) -> DavAnswer:
+        props = read_listing_props(root)
+        target = resolve_target(environ, self.logins)
+        if target.item is not None:
+            raise NotHandled
+        calendar_answer = self._radicale_depth_zero(environ, body)
+        with db.read_unit(self.engine) as session:
+            return answer_listing(session, target, props, calendar_answer)
+
+    def _put(self, environ: dict[str, Any], body: bytes) -> DavAnswer:
+        target = resolve_target(environ, self.logins)
+        preconditions = Preconditions(
+            environ.get("HTTP_IF_MATCH", ""), environ.get("HTTP_IF_NONE_MATCH", "") == "*"
+        )
+        return answer_put(self.engine, target, body, preconditions, self.limits)
+
+    def _radicale_depth_zero(self, environ: dict[str, Any], body: bytes) -> bytes:
+        """Radicale's answer for the calendar alone (Depth 0, same body, uncompressed)."""
+        sub = dict(environ)
+        sub.update({"HTTP_DEPTH": "0", "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        sub.pop("HTTP_ACCEPT_ENCODING", None)
+        status: list[str] = []
+
+        def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            status.append(line)
+
+        answer = b"".join(self.radicale(sub, start_response))
+        if not status or not status[0].startswith("207"):
+            raise NotHandled
+        return answer

@@ -1,0 +1,55 @@
+"""``<C:expand>`` for one stored object: its recurring instances as separate VEVENTs in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import icalendar
+
+from caldee_dav import ical
+from caldee_dav.fastdav.answer import NotHandled
+
+TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
+RULE_PROPERTIES = ("RRULE", "RDATE", "EXDATE", "EXRULE")
+
+
+def parse_stored(text: str) -> icalendar.Calendar:
+    """A stored object icalendar cannot read was accepted by Radicale's parser: Radicale answers."""
+    try:
+        return ical.parse_calendar(text)
+    except ical.InvalidCalendarData as exc:
+        raise NotHandled from exc
+
+
+def overlaps(text: str, start: datetime, end: datetime) -> bool:
+    """Whether any VEVENT instance of the object overlaps [start, end) (objects the index cannot prove)."""
+    return any(True for _ in ical.vevent_instances_between(parse_stored(text), start, end))
+
+
+def expanded_text(text: str, start: datetime, end: datetime) -> str | None:
+    """RFC 4791 9.6.5: every instance overlapping [start, end) as its own VEVENT with a RECURRENCE-ID,
+    times in UTC, no recurrence rules and no VTIMEZONE; None when no instance overlaps."""
+    calendar = parse_stored(text)
+    instances = list(ical.vevent_instances_between(calendar, start, end))
+    if not instances:
+        return None
+    expanded = icalendar.Calendar()
+    for name, value in calendar.items():
+        expanded[name] = value
+    for instance in instances:
+        expanded.add_component(_in_utc(instance))
+    return expanded.to_ical().decode()
+
+
+def _in_utc(instance: icalendar.cal.Component) -> icalendar.cal.Component:
+    for name in RULE_PROPERTIES:
+        instance.pop(name, None)
+    for name in TIME_PROPERTIES:
+        if name not in instance:
+            continue
+        value = instance.decoded(name)
+        # Dates (all-day) and floating times have no zone to convert from; they stay as they are.
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            instance.pop(name)
+            instance.add(name, value.astimezone(UTC))
+    return instance

@@ -1,0 +1,86 @@
+"""PUT of one plain event (or task) into a calendar: validated with icalendar, stored in one transaction.
+
+Radicale's own PUT parses the body with vobject before we index it with icalendar again. Here a
+body is parsed once. What Radicale rewrites or bounds on the way in (recurrence rules, whose
+occurrence count it caps, and the EXDATE/RDATE/DURATION quirks of some clients) and every refusal
+(invalid data, failed preconditions, UID conflicts) still goes through Radicale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from caldee_dav import db, ical, store
+from caldee_dav.fastdav.answer import DavAnswer, NotHandled
+from caldee_dav.fastdav.target import DavTarget, require_calendar
+
+# Properties Radicale's check_and_sanitize_items rewrites or limits: such bodies take Radicale's path.
+RADICALE_CHECKED = ("RRULE", "RDATE", "EXDATE", "EXRULE", "DURATION")
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    if_match: str  # "" when absent
+    if_none_match: bool  # If-None-Match: *
+
+    def hold_for(self, existing_etag: str | None) -> bool:
+        if self.if_match and (existing_etag is None or self.if_match not in ("*", existing_etag)):
+            return False
+        return not (self.if_none_match and existing_etag is not None)
+
+
+@dataclass(frozen=True)
+class IndexLimits:
+    horizon_seconds: int
+    max_occurrences: int
+
+
+def answer_put(
+    engine: Engine, target: DavTarget, body: bytes, preconditions: Preconditions, limits: IndexLimits
+) -> DavAnswer:
+    if target.item is None:
+        raise NotHandled
+    text = _plain_event_text(body)
+    index = _index(text, limits)
+    with db.write_unit(engine) as session:
+        collection = require_calendar(session, target)
+        if store.get_collection(session, f"{target.collection_path}/{target.item}") is not None:
+            raise NotHandled
+        store.bump_revision(session, collection)  # the calendar's lock, before anything is checked
+        existing = store.get_object(session, collection.id, target.item)
+        if not preconditions.hold_for(existing.etag if existing is not None else None):
+            raise NotHandled  # Radicale answers 412
+        same_uid = existing.uid == index.uid if existing is not None else False
+        if existing is not None and not same_uid:
+            raise NotHandled  # Radicale answers 409 no-uid-conflict
+        if existing is None and store.object_by_uid(session, collection.id, index.uid) is not None:
+            raise NotHandled
+        etag = ical.etag_of(text)
+        store.put_object(session, collection, target.item, text, etag, index)
+    return DavAnswer("204 No Content" if same_uid else "201 Created", b"", [("ETag", etag)])
+
+
+def _plain_event_text(body: bytes) -> str:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotHandled from exc
+    if not text.strip():
+        raise NotHandled
+    return text
+
+
+def _index(text: str, limits: IndexLimits) -> ical.ObjectIndex:
+    try:
+        calendar = ical.parse_calendar(text)
+        ical.validate_object(calendar)
+        components = ical.main_components(calendar)
+        if any(name in component for component in components for name in RADICALE_CHECKED):
+            raise NotHandled
+        horizon = int(time.time()) + limits.horizon_seconds
+        return ical.index_object(calendar, horizon_end=horizon, max_instances=limits.max_occurrences)
+    except ical.InvalidCalendarData as exc:
+        raise NotHandled from exc

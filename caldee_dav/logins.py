@@ -1,0 +1,62 @@
+"""CalDAV logins: the slug or the email, with the password or an API token as an app password.
+
+Shared by Radicale's auth plugin and the fast CalDAV path, so both accept exactly the same credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+import time
+
+from sqlalchemy import Engine
+
+from caldee_dav import accounts, db
+
+# Password hashes are deliberately slow; a client sends credentials on every request, so a
+# successful password login is remembered briefly (by a hash of the credentials, never the password).
+# Tokens are checked on every request so that a revoked token stops at once.
+LOGIN_CACHE_SECONDS = 30.0
+LOGIN_CACHE_SIZE = 10_000
+
+
+class LoginChecker:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._recent: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def slug_for(self, login: str, password: str) -> str:
+        """The user's slug when the credentials are good, else ""."""
+        if not login or not password:
+            return ""
+        key = hashlib.sha256(f"{login}\0{password}".encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._recent.get(key)
+            if cached and cached[1] > now:
+                return cached[0]
+        with db.read_unit(self.engine) as session:
+            user = accounts.authenticate(session, login, password)
+            slug = user.slug if user is not None else ""
+        if slug and not password.startswith(accounts.TOKEN_PREFIX):
+            with self._lock:
+                if len(self._recent) > LOGIN_CACHE_SIZE:
+                    self._recent.clear()
+                self._recent[key] = (slug, now + LOGIN_CACHE_SECONDS)
+        return slug
+
+
+def basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """(login, password) from an ``Authorization: Basic ...`` header, or None."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, separator, password = decoded.partition(":")
+    return (login, password) if separator else None
