@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -144,7 +144,22 @@ def _size(answer: object) -> int:
     return len(answer) if isinstance(answer, set) else 1
 
 
-def compare(suites: dict[str, Suite], plan: Plan) -> list[str]:
+def radicale_end_instances(extra: set, notes: list[str]) -> set:
+    """Instances Radicale's expansion returns because they start exactly at the range's end.
+
+    RFC 4791 9.9 makes the end exclusive; Radicale 3.9's ``_expand`` compares recurrences with
+    ``dtstart <= end``. Caledee leaves them out. They are reported as a note, not as a mismatch."""
+    end = datetime.strptime(WEEK[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    at_end = {item for item in extra if item[1] in (end.isoformat(), end.date().isoformat())}
+    if at_end:
+        notes.append(
+            f"expand: Radicale also returns {len(at_end)} instance(s) starting exactly at the range end"
+            f" {WEEK[1]} (RFC 4791: the end is exclusive; Caledee leaves them out): {sorted(at_end)[:3]}"
+        )
+    return at_end
+
+
+def compare(suites: dict[str, Suite], plan: Plan, notes: list[str]) -> list[str]:
     """Every difference between servers' answers (and from the expected sync changes), in words."""
     problems = []
     reference_name = BASELINE if BASELINE in suites else next(iter(suites))
@@ -162,6 +177,8 @@ def compare(suites: dict[str, Suite], plan: Plan) -> list[str]:
             continue
         for op in ("propfind", "week", "month", "expand"):
             mine, theirs = suite.answers[op][0], suites[reference_name].answers[op][0]
+            if op == "expand" and reference_name == BASELINE:
+                theirs = theirs - radicale_end_instances(theirs - mine, notes)
             if mine != theirs:
                 assert isinstance(mine, set) and isinstance(theirs, set)
                 problems.append(
@@ -323,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
         del objects
-        problems = compare(suites, plan)
+        notes: list[str] = []
+        problems = compare(suites, plan, notes)
         print_table(args, suites, setup)
         if args.reference:
             figures = {n: {op: s.median(op) for op in OPERATIONS} for n, s in suites.items()}
@@ -352,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                 _profile.profile_operation(op, databases["caledee-sqlite"], WEEK, MONTH)
             if args.breakdown:
                 _profile.breakdown(databases["caledee-sqlite"], list(OPERATIONS), WEEK, MONTH)
+        for note in dict.fromkeys(notes):
+            print(f"Note: {note}")
         if problems:
             print("\nMISMATCH between servers' answers:", file=sys.stderr)
             for problem in problems:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, delete, event, func, or_, select, update
+from sqlalchemy import Row, Select, and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -233,6 +233,20 @@ def put_object(
     bump_revision(session, collection)
     existing = get_object(session, collection.id, href)
     _check_preconditions(href, existing, if_match, if_none_match)
+    return write_object(session, collection, href, existing, text, etag, index), existing is not None
+
+
+def write_object(
+    session: Session,
+    collection: Collection,
+    href: str,
+    existing: CalendarObject | None,
+    text: str,
+    etag: str,
+    index: ObjectIndex,
+) -> CalendarObject:
+    """The write half of ``put_object``, for a caller that has bumped the revision (taking the
+    calendar's lock) and looked up ``existing`` itself."""
     if existing is None:
         obj = CalendarObject(collection_id=collection.id, href=href)
         session.add(obj)
@@ -246,7 +260,7 @@ def put_object(
     session.flush()
     _write_instances(session, collection, obj, index)
     _record_change(session, collection, href, deleted=False)
-    return obj, existing is not None
+    return obj
 
 
 def delete_object(
@@ -400,24 +414,15 @@ def texts_of_component(session: Session, collection_id: int, component: str) -> 
     return [StoredText(*row) for row in rows]
 
 
-@dataclass(frozen=True)
-class Listed:
-    href: str
-    etag: str
-    component: str
-    last_modified: datetime
-
-
-def list_objects(session: Session, collection_id: int) -> list[Listed]:
-    """Href, ETag and type of every object, without their text (a PROPFIND Depth 1 listing)."""
-    rows = session.execute(
-        select(
-            CalendarObject.href, CalendarObject.etag, CalendarObject.component, CalendarObject.last_modified
-        )
-        .where(CalendarObject.collection_id == collection_id)
-        .order_by(CalendarObject.href)
-    )
-    return [Listed(*row) for row in rows]
+def list_objects(session: Session, collection_id: int, *, with_last_modified: bool = False) -> Sequence[Row]:
+    """Rows of (href, etag, component[, last_modified]) for every object, by href, without their text
+    (a PROPFIND Depth 1 listing). Without last-modified the covering index answers alone; Core rows,
+    not ORM objects, since a listing can hold 100,000 objects."""
+    columns = [CalendarObject.href, CalendarObject.etag, CalendarObject.component]
+    if with_last_modified:
+        columns.append(CalendarObject.last_modified)
+    query = select(*columns).where(CalendarObject.collection_id == collection_id)
+    return session.connection().execute(query.order_by(CalendarObject.href)).all()
 
 
 def _range_queries(

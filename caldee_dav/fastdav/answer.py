@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from isal import isal_zlib
 
 
 class NotHandled(Exception):  # noqa: N818 - a signal, not an error
@@ -14,8 +15,8 @@ class NotHandled(Exception):  # noqa: N818 - a signal, not an error
 
 # Marks answers given by the fast path (for operators and tests comparing it with Radicale's).
 ANSWERED_BY = ("X-Caledee-Answered-By", "store")
-# Answers are compressed at level 1: for iCalendar text it is several times faster than zlib's
-# default and still shrinks a calendar about fourfold.
+# Answers are gzipped with ISA-L at level 1: on a listing of 10,000 items (2.5 MB) that takes about
+# 7 ms where zlib's default level takes 55 ms, and shrinks it fourfold, a little more than zlib -1.
 GZIP_LEVEL = 1
 
 
@@ -29,7 +30,7 @@ class DavAnswer:
         body = self.body
         headers = [*self.headers, ANSWERED_BY]
         if body and "gzip" in _accept_encodings(environ):
-            compressor = zlib.compressobj(GZIP_LEVEL, wbits=16 + zlib.MAX_WBITS)
+            compressor = isal_zlib.compressobj(GZIP_LEVEL, wbits=16 + isal_zlib.MAX_WBITS)
             body = compressor.compress(body) + compressor.flush()
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))

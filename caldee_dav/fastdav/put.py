@@ -46,9 +46,8 @@ def answer_put(
     text = _plain_event_text(body)
     index = _index(text, limits)
     with db.write_unit(engine) as session:
+        # Radicale creates no collection inside a calendar, so the item path names an item.
         collection = require_calendar(session, target)
-        if store.get_collection(session, f"{target.collection_path}/{target.item}") is not None:
-            raise NotHandled
         store.bump_revision(session, collection)  # the calendar's lock, before anything is checked
         existing = store.get_object(session, collection.id, target.item)
         if not preconditions.hold_for(existing.etag if existing is not None else None):
@@ -59,7 +58,7 @@ def answer_put(
         if existing is None and store.object_by_uid(session, collection.id, index.uid) is not None:
             raise NotHandled
         etag = ical.etag_of(text)
-        store.put_object(session, collection, target.item, text, etag, index)
+        store.write_object(session, collection, target.item, existing, text, etag, index)
     return DavAnswer("204 No Content" if same_uid else "201 Created", b"", [("ETag", etag)])
 
 

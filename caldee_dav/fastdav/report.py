@@ -27,7 +27,7 @@ def answer_calendar_query(session: Session, target: DavTarget, query: CalendarQu
 def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.StoredText]) -> Iterator[str]:
     window = _filter_window(query)
     expand = _expand_window(query, window)
-    content_type = f"text/calendar;charset=utf-8;component={query.component}"
+    template = _response_template(query)
     for obj in stored:
         if not obj.exact and window is not None and not overlaps(obj.text, *window):
             continue
@@ -37,17 +37,25 @@ def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.Store
             if expanded is None:
                 continue  # no instance in the expand range
             data = expanded
-        found, missing = [], []
-        for prop in query.props:
-            if prop == GETETAG:
-                found.append(multistatus.element(prop, obj.etag))
-            elif prop == CALENDAR_DATA:
-                found.append(multistatus.element(prop, data))
-            elif prop == GETCONTENTTYPE:
-                found.append(multistatus.element(prop, content_type))
-            else:
-                missing.append(multistatus.element(prop))
-        yield multistatus.response(target.href(obj.href), found, missing)
+        yield template.format(
+            href=target.href(obj.href), etag=multistatus.escape(obj.etag), data=multistatus.escape(data)
+        )
+
+
+def _response_template(query: CalendarQuery) -> str:
+    """One response as a format string with {href}, {etag} and {data}: the same for every object."""
+    found, missing = [], []
+    for prop in query.props:
+        if prop == GETETAG:
+            found.append("<D:getetag>{etag}</D:getetag>")
+        elif prop == CALENDAR_DATA:
+            found.append("<C:calendar-data>{data}</C:calendar-data>")
+        elif prop == GETCONTENTTYPE:
+            content_type = f"text/calendar;charset=utf-8;component={query.component}"
+            found.append(multistatus.element(prop, content_type).replace("{", "{{").replace("}", "}}"))
+        else:
+            missing.append(multistatus.element(prop).replace("{", "{{").replace("}", "}}"))
+    return multistatus.response("{href}", found, missing)
 
 
 def _filter_window(query: CalendarQuery) -> tuple[datetime, datetime] | None:
