@@ -152,6 +152,7 @@ def load_caledee(database_url: str, objects: list[StoredObject]) -> str:
             for obj in objects[first : first + BATCH]:
                 store.put_object(session, collection, obj.href, obj.text, ical.etag_of(obj.text), obj.index)
         _analyze(engine)
+    _vacuum(engine)
     engine.dispose()
     return token
 
@@ -166,6 +167,14 @@ def _analyze(engine: sa.Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
+
+def _vacuum(engine: sa.Engine) -> None:
+    """On PostgreSQL, what autovacuum does after a load (it is off on the benchmark machine): mark
+    the pages all-visible, so that covering indexes answer without visiting the table."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
 
 
 def free_port() -> int:

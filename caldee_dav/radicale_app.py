@@ -52,7 +52,7 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
 
 def create_dav_app(settings: Settings) -> WSGIApp:
     radicale = Application(radicale_configuration(settings))
-    fast = FastDav(settings, radicale) if settings.dav_fast_path else None
+    fast = FastDav(settings) if settings.dav_fast_path else None
     return DavRequestGuard(radicale, settings.max_resource_size, fast)
 
 

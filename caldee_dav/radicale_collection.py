@@ -33,6 +33,11 @@ def http_date(value: Any) -> str:
     return format_datetime(value, usegmt=True)
 
 
+def collection_etag(collection: Collection) -> str:
+    """Changes with every write to the collection: its id and revision."""
+    return f'"{collection.id}-{collection.revision}"'
+
+
 class DavCollection(radicale_storage.BaseCollection):
     def __init__(self, storage_: Storage, row: Collection) -> None:
         self._storage = storage_
@@ -51,7 +56,7 @@ class DavCollection(radicale_storage.BaseCollection):
 
     @property
     def etag(self) -> str:
-        return f'"{self._row.id}-{self._row.revision}"'
+        return collection_etag(self._row)
 
     @property
     def tag(self) -> str:

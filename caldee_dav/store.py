@@ -414,15 +414,32 @@ def texts_of_component(session: Session, collection_id: int, component: str) -> 
     return [StoredText(*row) for row in rows]
 
 
-def list_objects(session: Session, collection_id: int, *, with_last_modified: bool = False) -> Sequence[Row]:
-    """Rows of (href, etag, component[, last_modified]) for every object, by href, without their text
-    (a PROPFIND Depth 1 listing). Without last-modified the covering index answers alone; Core rows,
-    not ORM objects, since a listing can hold 100,000 objects."""
-    columns = [CalendarObject.href, CalendarObject.etag, CalendarObject.component]
+def list_objects(
+    session: Session,
+    collection_id: int,
+    *,
+    hrefs: Sequence[str] | None = None,
+    with_component: bool = False,
+    with_last_modified: bool = False,
+) -> list[Row]:
+    """Rows of (href, etag[, component][, last_modified]) for every object (or those of ``hrefs``),
+    by href, without their text (PROPFIND Depth 1 listings, sync answers). Without last-modified the
+    covering index answers alone; Core rows with only the columns asked for, not ORM objects, since
+    a listing can hold 100,000 objects."""
+    columns = [CalendarObject.href, CalendarObject.etag]
+    if with_component:
+        columns.append(CalendarObject.component)
     if with_last_modified:
         columns.append(CalendarObject.last_modified)
     query = select(*columns).where(CalendarObject.collection_id == collection_id)
-    return session.connection().execute(query.order_by(CalendarObject.href)).all()
+    if hrefs is None:
+        return list(session.connection().execute(query.order_by(CalendarObject.href)).all())
+    found: list[Row] = []
+    wanted = list(dict.fromkeys(hrefs))
+    for start in range(0, len(wanted), 500):
+        chunk = query.where(CalendarObject.href.in_(wanted[start : start + 500]))
+        found.extend(session.connection().execute(chunk))
+    return sorted(found, key=lambda row: row[0])
 
 
 def _range_queries(

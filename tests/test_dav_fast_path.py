@@ -328,6 +328,11 @@ def test_depth_one_listing_matches_radicale(servers: Servers) -> None:
     assert fast.headers.get(FAST_HEADER) == "store" and fast.headers["Content-Encoding"] == "gzip"
     assert by_href(fast) == by_href(slow)
     assert len(by_href(fast)) == len(OBJECTS) + 1  # the calendar itself, then every object
+    kinds = [
+        {child.tag for child in ET.fromstring(answer.content).find(f".//{DAV}resourcetype") or []}
+        for answer in answers
+    ]
+    assert kinds[0] == kinds[1] == {f"{DAV}collection", f"{CALDAV}calendar"}
 
 
 def test_unsupported_requests_are_answered_by_radicale(servers: Servers) -> None:
@@ -443,3 +448,55 @@ def test_gzip_answers_decompress_to_the_same_document(servers: Servers) -> None:
     assert int(raw.headers["Content-Length"]) == len(compressed)
     plain = report(servers, servers.fast, body)
     assert gzip.decompress(compressed) == plain.content
+
+
+def sync_report(servers: Servers, server: LiveServer, token: str) -> requests.Response:
+    body = (
+        f'<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
+        "<D:sync-level>1</D:sync-level><D:prop><D:getetag/><D:getcontenttype/></D:prop></D:sync-collection>"
+    )
+    return servers.request(server, "REPORT", "", body, **{"Content-Type": "application/xml"})
+
+
+def sync_answer(answer: requests.Response) -> tuple[str, dict[str, object]]:
+    """(new token, href -> properties, or the status of a response without properties)."""
+    root = ET.fromstring(answer.content)
+    found: dict[str, object] = {}
+    for response in root.findall(f"{DAV}response"):
+        href = response.findtext(f"{DAV}href", "")
+        status = response.findtext(f"{DAV}status")
+        found[href] = status.split()[1] if status else by_href_one(response)
+    return root.findtext(f"{DAV}sync-token", ""), found
+
+
+def by_href_one(response: ET.Element) -> dict[str, str]:
+    return {
+        prop.tag: prop.text or ""
+        for propstat in response.findall(f"{DAV}propstat")
+        for prop in propstat.find(f"{DAV}prop") or []
+    }
+
+
+def test_sync_collection_matches_radicale(servers: Servers) -> None:
+    first_fast, first_slow = (sync_report(servers, s, "") for s in (servers.fast, servers.radicale))
+    assert first_fast.status_code == first_slow.status_code == 207
+    assert first_fast.headers.get(FAST_HEADER) == "store"
+    token, everything = sync_answer(first_fast)
+    assert (token, everything) == sync_answer(first_slow)
+    assert {href.rsplit("/", 1)[1] for href in everything} >= set(OBJECTS)
+
+    extra = calendar(vevent("sync-new", "DTSTART:20270501T100000Z", "DTEND:20270501T110000Z"))
+    assert servers.request(servers.fast, "PUT", "sync-new.ics", extra).status_code == 201
+    assert servers.request(servers.radicale, "DELETE", "elsewhen.ics").status_code in (200, 204)
+    changes = [sync_answer(sync_report(servers, s, token)) for s in (servers.fast, servers.radicale)]
+    assert changes[0] == changes[1]
+    new_token, changed = changes[0]
+    assert new_token != token
+    by_name = {href.rsplit("/", 1)[1]: value for href, value in changed.items()}
+    assert by_name.keys() == {"sync-new.ics", "elsewhen.ics"}
+    assert by_name["elsewhen.ics"] == "404"
+    assert by_name["sync-new.ics"][f"{DAV}getcontenttype"] == "text/calendar;charset=utf-8;component=VEVENT"
+    # Nothing since the newest token; a token that is not ours gets RFC 6578's error.
+    assert sync_answer(sync_report(servers, servers.fast, new_token))[1] == {}
+    bad = sync_report(servers, servers.fast, "http://example.com/not-a-token")
+    assert bad.status_code == 403 and "valid-sync-token" in bad.text

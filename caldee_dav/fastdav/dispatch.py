@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from caldee_dav import db
@@ -11,19 +9,19 @@ from caldee_dav.config import Settings
 from caldee_dav.fastdav.answer import DavAnswer, NotHandled
 from caldee_dav.fastdav.propfind import answer_listing
 from caldee_dav.fastdav.put import IndexLimits, Preconditions, answer_put
-from caldee_dav.fastdav.queries import read_calendar_query, read_listing_props
+from caldee_dav.fastdav.queries import DAV, read_calendar_query, read_listing_props, read_sync_request
 from caldee_dav.fastdav.report import answer_calendar_query
-from caldee_dav.fastdav.target import resolve_target
+from caldee_dav.fastdav.sync import answer_sync
+from caldee_dav.fastdav.target import DavTarget, resolve_target
 from caldee_dav.logins import LoginChecker
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+SYNC_COLLECTION = DAV + "sync-collection"
 
 
 class FastDav:
-    def __init__(self, settings: Settings, radicale: WSGIApp) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.engine = db.engine_for(settings.database_url)
         self.logins = LoginChecker(self.engine)
-        self.radicale = radicale
         self.limits = IndexLimits(
             settings.occurrence_horizon_days * 86400, settings.max_occurrences_per_object
         )
@@ -37,7 +35,7 @@ class FastDav:
             if method == "REPORT" and root is not None:
                 return self._report(environ, root)
             if method == "PROPFIND" and root is not None and environ.get("HTTP_DEPTH") == "1":
-                return self._listing(environ, body, root)
+                return self._listing(environ, root)
             if method == "PUT" and 0 < len(body) <= self.max_item_size:
                 return self._put(environ, body)
         except NotHandled:
@@ -45,21 +43,27 @@ class FastDav:
         return None
 
     def _report(self, environ: dict[str, Any], root: Any) -> DavAnswer:
+        if root.tag == SYNC_COLLECTION:
+            sync = read_sync_request(root)
+            target = self._calendar_target(environ)
+            with db.read_unit(self.engine) as session:
+                return answer_sync(session, target, sync)
         query = read_calendar_query(root)
-        target = resolve_target(environ, self.logins)
-        if target.item is not None:
-            raise NotHandled
+        target = self._calendar_target(environ)
         with db.read_unit(self.engine) as session:
             return answer_calendar_query(session, target, query)
 
-    def _listing(self, environ: dict[str, Any], body: bytes, root: Any) -> DavAnswer:
-        props = read_listing_props(root)
+    def _calendar_target(self, environ: dict[str, Any]) -> DavTarget:
         target = resolve_target(environ, self.logins)
         if target.item is not None:
             raise NotHandled
-        calendar_answer = self._radicale_depth_zero(environ, body)
+        return target
+
+    def _listing(self, environ: dict[str, Any], root: Any) -> DavAnswer:
+        props = read_listing_props(root)
+        target = self._calendar_target(environ)
         with db.read_unit(self.engine) as session:
-            return answer_listing(session, target, props, calendar_answer)
+            return answer_listing(session, target, props)
 
     def _put(self, environ: dict[str, Any], body: bytes) -> DavAnswer:
         target = resolve_target(environ, self.logins)
@@ -67,18 +71,3 @@ class FastDav:
             environ.get("HTTP_IF_MATCH", ""), environ.get("HTTP_IF_NONE_MATCH", "") == "*"
         )
         return answer_put(self.engine, target, body, preconditions, self.limits)
-
-    def _radicale_depth_zero(self, environ: dict[str, Any], body: bytes) -> bytes:
-        """Radicale's answer for the calendar alone (Depth 0, same body, uncompressed)."""
-        sub = dict(environ)
-        sub.update({"HTTP_DEPTH": "0", "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        sub.pop("HTTP_ACCEPT_ENCODING", None)
-        status: list[str] = []
-
-        def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-            status.append(line)
-
-        answer = b"".join(self.radicale(sub, start_response))
-        if not status or not status[0].startswith("207"):
-            raise NotHandled
-        return answer

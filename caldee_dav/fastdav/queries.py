@@ -105,3 +105,28 @@ def read_listing_props(root: Any) -> tuple[str, ...]:
     if not props or not set(props) <= LISTING_PROPS or any(len(prop) for prop in root[0]):
         raise NotHandled
     return props
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """RFC 6578 sync-collection at level 1, without a limit, for listable properties."""
+
+    token: str
+    props: tuple[str, ...]
+
+
+def read_sync_request(root: Any) -> SyncRequest:
+    if root.tag != DAV + "sync-collection":
+        raise NotHandled
+    allowed = {DAV + "sync-token", DAV + "sync-level", DAV + "prop"}
+    if any(child.tag not in allowed for child in root):
+        raise NotHandled  # e.g. DAV:limit
+    if (root.findtext(DAV + "sync-level") or "1").strip() != "1":
+        raise NotHandled
+    props_element = root.find(DAV + "prop")
+    if props_element is None:
+        raise NotHandled
+    props = tuple(prop.tag for prop in props_element)
+    if not props or not set(props) <= LISTING_PROPS or any(len(prop) for prop in props_element):
+        raise NotHandled
+    return SyncRequest((root.findtext(DAV + "sync-token") or "").strip(), props)
