@@ -12,6 +12,7 @@ import threading
 import time
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from caldee_dav import accounts, db
 
@@ -28,8 +29,9 @@ class LoginChecker:
         self._recent: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
-    def slug_for(self, login: str, password: str) -> str:
-        """The user's slug when the credentials are good, else ""."""
+    def slug_for(self, login: str, password: str, session: Session | None = None) -> str:
+        """The user's slug when the credentials are good, else "". ``session``: check within the
+        caller's unit of work instead of a unit of its own."""
         if not login or not password:
             return ""
         key = hashlib.sha256(f"{login}\0{password}".encode()).hexdigest()
@@ -38,9 +40,12 @@ class LoginChecker:
             cached = self._recent.get(key)
             if cached and cached[1] > now:
                 return cached[0]
-        with db.read_unit(self.engine) as session:
+        if session is None:
+            with db.read_unit(self.engine) as own_session:
+                user = accounts.authenticate(own_session, login, password)
+        else:
             user = accounts.authenticate(session, login, password)
-            slug = user.slug if user is not None else ""
+        slug = user.slug if user is not None else ""
         if slug and not password.startswith(accounts.TOKEN_PREFIX):
             with self._lock:
                 if len(self._recent) > LOGIN_CACHE_SIZE:

@@ -12,6 +12,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Row, Select, and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -196,6 +197,21 @@ def all_objects(session: Session, collection_id: int) -> list[CalendarObject]:
     )
 
 
+def objects_at_href_or_uid(
+    session: Session, collection_id: int, href: str, uid: str
+) -> tuple[CalendarObject | None, CalendarObject | None]:
+    """(the object at ``href``, another object with ``uid``) in one query: what a PUT checks."""
+    found = session.scalars(
+        select(CalendarObject).where(
+            CalendarObject.collection_id == collection_id,
+            or_(CalendarObject.href == href, CalendarObject.uid == uid),
+        )
+    ).all()
+    at_href = next((obj for obj in found if obj.href == href), None)
+    same_uid = next((obj for obj in found if obj.href != href and obj.uid == uid), None)
+    return at_href, same_uid
+
+
 def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObject | None:
     return session.scalars(
         select(CalendarObject).where(CalendarObject.collection_id == collection_id, CalendarObject.uid == uid)
@@ -377,8 +393,7 @@ def find_in_range(
     return sorted(found.values(), key=lambda c: c.obj.href)
 
 
-@dataclass(frozen=True)
-class StoredText:
+class StoredText(NamedTuple):
     """What a CalDAV answer needs of an object, without loading the ORM row."""
 
     href: str
@@ -392,21 +407,22 @@ class StoredText:
 def texts_in_range(
     session: Session, collection: Collection, start: int, end: int, component: str
 ) -> list[StoredText]:
-    """``find_in_range`` for the fast CalDAV path: plain rows, ordered by href."""
+    """``find_in_range`` for the fast CalDAV path: Core rows, not ORM objects, ordered by href."""
     columns = select(
         CalendarObject.id, CalendarObject.href, CalendarObject.etag, CalendarObject.text,
         CalendarObject.recurring,
     )
     exact_query, maybe_query = _range_queries(columns, collection, start, end, component)
-    found = {row[0]: StoredText(*row[1:], exact=True) for row in session.execute(exact_query)}
-    for row in session.execute(maybe_query):
+    connection = session.connection()
+    found = {row[0]: StoredText(*row[1:]) for row in connection.execute(exact_query)}
+    for row in connection.execute(maybe_query):
         found.setdefault(row[0], StoredText(*row[1:], exact=False))
-    return sorted(found.values(), key=lambda t: t.href)
+    return sorted(found.values())
 
 
 def texts_of_component(session: Session, collection_id: int, component: str) -> list[StoredText]:
     """Every object of one component type (a calendar-query without a time-range)."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(CalendarObject.href, CalendarObject.etag, CalendarObject.text, CalendarObject.recurring)
         .where(CalendarObject.collection_id == collection_id, CalendarObject.component == component)
         .order_by(CalendarObject.href)

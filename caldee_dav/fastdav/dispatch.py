@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from caldee_dav import db
 from caldee_dav.config import Settings
 from caldee_dav.fastdav.answer import DavAnswer, NotHandled
 from caldee_dav.fastdav.propfind import answer_listing
-from caldee_dav.fastdav.put import IndexLimits, Preconditions, answer_put
+from caldee_dav.fastdav.put import IndexLimits, Preconditions, answer_put, parse_put
 from caldee_dav.fastdav.queries import DAV, read_calendar_query, read_listing_props, read_sync_request
 from caldee_dav.fastdav.report import answer_calendar_query
 from caldee_dav.fastdav.sync import answer_sync
@@ -45,29 +47,29 @@ class FastDav:
     def _report(self, environ: dict[str, Any], root: Any) -> DavAnswer:
         if root.tag == SYNC_COLLECTION:
             sync = read_sync_request(root)
-            target = self._calendar_target(environ)
             with db.read_unit(self.engine) as session:
-                return answer_sync(session, target, sync)
+                return answer_sync(session, self._calendar_target(environ, session), sync)
         query = read_calendar_query(root)
-        target = self._calendar_target(environ)
         with db.read_unit(self.engine) as session:
-            return answer_calendar_query(session, target, query)
+            return answer_calendar_query(session, self._calendar_target(environ, session), query)
 
-    def _calendar_target(self, environ: dict[str, Any]) -> DavTarget:
-        target = resolve_target(environ, self.logins)
+    def _listing(self, environ: dict[str, Any], root: Any) -> DavAnswer:
+        props = read_listing_props(root)
+        with db.read_unit(self.engine) as session:
+            return answer_listing(session, self._calendar_target(environ, session), props)
+
+    def _calendar_target(self, environ: dict[str, Any], session: Session) -> DavTarget:
+        """The calendar a REPORT or PROPFIND is for, the login checked in the request's read unit."""
+        target = resolve_target(environ, self.logins, session)
         if target.item is not None:
             raise NotHandled
         return target
 
-    def _listing(self, environ: dict[str, Any], root: Any) -> DavAnswer:
-        props = read_listing_props(root)
-        target = self._calendar_target(environ)
-        with db.read_unit(self.engine) as session:
-            return answer_listing(session, target, props)
-
     def _put(self, environ: dict[str, Any], body: bytes) -> DavAnswer:
-        target = resolve_target(environ, self.logins)
+        text, index = parse_put(body, self.limits)
         preconditions = Preconditions(
             environ.get("HTTP_IF_MATCH", ""), environ.get("HTTP_IF_NONE_MATCH", "") == "*"
         )
-        return answer_put(self.engine, target, body, preconditions, self.limits)
+        with db.write_unit(self.engine) as session:
+            target = resolve_target(environ, self.logins, session)
+            return answer_put(session, target, text, index, preconditions)

@@ -9,6 +9,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from caldee_dav import store
+from caldee_dav.fastdav.multistatus import fill
 from caldee_dav.fastdav.queries import GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
 from caldee_dav.fastdav.target import DavTarget, all_safe
 from caldee_dav.radicale_collection import http_date
@@ -58,25 +59,7 @@ def item_responses(target: DavTarget, listed: Sequence[Row], props: tuple[str, .
             columns.append(1 + layout.index(prop))
             markup.append(after)
     markup[-1] += "</prop><status>HTTP/1.1 200 OK</status></propstat></response>"
-    return _fill(markup, columns, rows)
-
-
-def _fill(markup: list[str], columns: list[int], rows: Sequence[Sequence[object]]) -> list[str]:
-    """``markup[0] value markup[1] value ...`` for each row; one branch per number of values."""
-    if len(columns) == 1:
-        a, b = markup
-        return [f"{a}{row[0]}{b}" for row in rows]
-    if len(columns) == 2:
-        a, b, c = markup
-        i = columns[1]
-        return [f"{a}{row[0]}{b}{row[i]}{c}" for row in rows]
-    if len(columns) == 3:
-        a, b, c, d = markup
-        i, j = columns[1:]
-        return [f"{a}{row[0]}{b}{row[i]}{c}{row[j]}{d}" for row in rows]
-    a, b, c, d, e = markup
-    i, j, k = columns[1:]
-    return [f"{a}{row[0]}{b}{row[i]}{c}{row[j]}{d}{row[k]}{e}" for row in rows]
+    return fill(markup, columns, rows)
 
 
 def gone_response(target: DavTarget, href: str) -> str:

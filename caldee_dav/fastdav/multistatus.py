@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from xml.sax.saxutils import escape
 
 DAV = "{DAV:}"
@@ -53,5 +53,28 @@ def response(href: str, found: Iterable[str], missing: Iterable[str] = (), *, de
     return "".join(parts)
 
 
+def escape_text(text: str) -> str:
+    """``escape`` that does not copy text with nothing to escape (most iCalendar data)."""
+    return escape(text) if "&" in text or "<" in text or ">" in text else text
+
+
 def document(responses: Iterable[str]) -> str:
     return OPENING + "".join(responses) + CLOSING
+
+
+def fill(markup: list[str], columns: list[int], rows: Iterable[Sequence[object]]) -> list[str]:
+    """``markup[0] value markup[1] value ...`` for each row; one branch per number of values."""
+    if len(columns) == 1:
+        a, b = markup
+        return [f"{a}{row[0]}{b}" for row in rows]
+    if len(columns) == 2:
+        a, b, c = markup
+        i = columns[1]
+        return [f"{a}{row[0]}{b}{row[i]}{c}" for row in rows]
+    if len(columns) == 3:
+        a, b, c, d = markup
+        i, j = columns[1:]
+        return [f"{a}{row[0]}{b}{row[i]}{c}{row[j]}{d}" for row in rows]
+    a, b, c, d, e = markup
+    i, j, k = columns[1:]
+    return [f"{a}{row[0]}{b}{row[i]}{c}{row[j]}{d}{row[k]}{e}" for row in rows]

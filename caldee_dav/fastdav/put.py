@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from caldee_dav import db, ical, store
+from caldee_dav import ical, store
 from caldee_dav.fastdav.answer import DavAnswer, NotHandled
 from caldee_dav.fastdav.target import DavTarget, require_calendar
 
@@ -38,27 +38,29 @@ class IndexLimits:
     max_occurrences: int
 
 
+def parse_put(body: bytes, limits: IndexLimits) -> tuple[str, ical.ObjectIndex]:
+    """The body's text and index, computed before any lock is taken."""
+    text = _plain_event_text(body)
+    return text, _index(text, limits)
+
+
 def answer_put(
-    engine: Engine, target: DavTarget, body: bytes, preconditions: Preconditions, limits: IndexLimits
+    session: Session, target: DavTarget, text: str, index: ical.ObjectIndex, preconditions: Preconditions
 ) -> DavAnswer:
+    """Store the object in the caller's write unit; NotHandled (rolled back) leaves it to Radicale."""
     if target.item is None:
         raise NotHandled
-    text = _plain_event_text(body)
-    index = _index(text, limits)
-    with db.write_unit(engine) as session:
-        # Radicale creates no collection inside a calendar, so the item path names an item.
-        collection = require_calendar(session, target)
-        store.bump_revision(session, collection)  # the calendar's lock, before anything is checked
-        existing = store.get_object(session, collection.id, target.item)
-        if not preconditions.hold_for(existing.etag if existing is not None else None):
-            raise NotHandled  # Radicale answers 412
-        same_uid = existing.uid == index.uid if existing is not None else False
-        if existing is not None and not same_uid:
-            raise NotHandled  # Radicale answers 409 no-uid-conflict
-        if existing is None and store.object_by_uid(session, collection.id, index.uid) is not None:
-            raise NotHandled
-        etag = ical.etag_of(text)
-        store.write_object(session, collection, target.item, existing, text, etag, index)
+    # Radicale creates no collection inside a calendar, so the item path names an item.
+    collection = require_calendar(session, target)
+    store.bump_revision(session, collection)  # the calendar's lock, before anything is checked
+    existing, other = store.objects_at_href_or_uid(session, collection.id, target.item, index.uid)
+    if not preconditions.hold_for(existing.etag if existing is not None else None):
+        raise NotHandled  # Radicale answers 412
+    same_uid = existing.uid == index.uid if existing is not None else False
+    if (existing is not None and not same_uid) or (existing is None and other is not None):
+        raise NotHandled  # Radicale answers 409 no-uid-conflict
+    etag = ical.etag_of(text)
+    store.write_object(session, collection, target.item, existing, text, etag, index)
     return DavAnswer("204 No Content" if same_uid else "201 Created", b"", [("ETag", etag)])
 
 

@@ -48,7 +48,7 @@ def read_calendar_query(root: Any) -> CalendarQuery:
     filters = root.findall(CALDAV + "filter")
     if props_element is None or len(filters) != 1 or len(root) != 2:
         raise NotHandled
-    props = tuple(prop.tag for prop in props_element)
+    props = _distinct_props(props_element)
     component, start, end = _read_filter(filters[0])
     expand = _read_calendar_data(props_element.find(CALENDAR_DATA))
     return CalendarQuery(props, component, start, end, expand)
@@ -89,6 +89,14 @@ def _read_calendar_data(data: Any) -> tuple[datetime, datetime] | None:
     return start, end
 
 
+def _distinct_props(prop_element: Any) -> tuple[str, ...]:
+    """The Clark names asked for; a property asked twice is left to Radicale."""
+    props = tuple(prop.tag for prop in prop_element)
+    if len(set(props)) != len(props):
+        raise NotHandled
+    return props
+
+
 def _only(parent: Any, tag: str) -> list[Any]:
     """The single child of ``parent``, which must be a ``tag``."""
     children = list(parent)
@@ -101,7 +109,7 @@ def read_listing_props(root: Any) -> tuple[str, ...]:
     """The properties of a PROPFIND that only lists items (ETags and the like)."""
     if root.tag != DAV + "propfind" or len(root) != 1 or root[0].tag != DAV + "prop":
         raise NotHandled
-    props = tuple(prop.tag for prop in root[0])
+    props = _distinct_props(root[0])
     if not props or not set(props) <= LISTING_PROPS or any(len(prop) for prop in root[0]):
         raise NotHandled
     return props
@@ -126,7 +134,7 @@ def read_sync_request(root: Any) -> SyncRequest:
     props_element = root.find(DAV + "prop")
     if props_element is None:
         raise NotHandled
-    props = tuple(prop.tag for prop in props_element)
+    props = _distinct_props(props_element)
     if not props or not set(props) <= LISTING_PROPS or any(len(prop) for prop in props_element):
         raise NotHandled
     return SyncRequest((root.findtext(DAV + "sync-token") or "").strip(), props)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,7 @@ from caldee_dav.fastdav import multistatus
 from caldee_dav.fastdav.answer import DavAnswer, xml_answer
 from caldee_dav.fastdav.expand import expanded_text, overlaps
 from caldee_dav.fastdav.queries import CALENDAR_DATA, GETCONTENTTYPE, GETETAG, CalendarQuery
-from caldee_dav.fastdav.target import DavTarget, require_calendar
+from caldee_dav.fastdav.target import SAFE_NAME, DavTarget, require_calendar
 
 
 def answer_calendar_query(session: Session, target: DavTarget, query: CalendarQuery) -> DavAnswer:
@@ -24,10 +24,11 @@ def answer_calendar_query(session: Session, target: DavTarget, query: CalendarQu
     return xml_answer(multistatus.document(_responses(target, query, stored)))
 
 
-def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.StoredText]) -> Iterator[str]:
+def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.StoredText]) -> list[str]:
     window = _filter_window(query)
     expand = _expand_window(query, window)
-    template = _response_template(query)
+    markup, columns = _response_markup(target, query)
+    rows = []
     for obj in stored:
         if not obj.exact and window is not None and not overlaps(obj.text, *window):
             continue
@@ -37,25 +38,38 @@ def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.Store
             if expanded is None:
                 continue  # no instance in the expand range
             data = expanded
-        yield template.format(
-            href=target.href(obj.href), etag=multistatus.escape(obj.etag), data=multistatus.escape(data)
-        )
+        name = obj.href if SAFE_NAME.fullmatch(obj.href) else quote(obj.href)
+        # ETags are quoted hex digests (ical.etag_of): nothing to escape.
+        rows.append((name, obj.etag, multistatus.escape_text(data)))
+    return multistatus.fill(markup, columns, rows)
 
 
-def _response_template(query: CalendarQuery) -> str:
-    """One response as a format string with {href}, {etag} and {data}: the same for every object."""
-    found, missing = [], []
+def _response_markup(target: DavTarget, query: CalendarQuery) -> tuple[list[str], list[int]]:
+    """The markup around the values of one response, and which value of a row (name, etag, data)
+    each gap shows: the same for every object of the answer."""
+    markup = ["<D:response><D:href>" + target.href(), "</D:href><D:propstat><D:prop>"]
+    columns = [0]
+    missing = []
     for prop in query.props:
         if prop == GETETAG:
-            found.append("<D:getetag>{etag}</D:getetag>")
+            markup[-1] += "<D:getetag>"
+            markup.append("</D:getetag>")
+            columns.append(1)
         elif prop == CALENDAR_DATA:
-            found.append("<C:calendar-data>{data}</C:calendar-data>")
+            markup[-1] += "<C:calendar-data>"
+            markup.append("</C:calendar-data>")
+            columns.append(2)
         elif prop == GETCONTENTTYPE:
             content_type = f"text/calendar;charset=utf-8;component={query.component}"
-            found.append(multistatus.element(prop, content_type).replace("{", "{{").replace("}", "}}"))
+            markup[-1] += multistatus.element(prop, content_type)
         else:
-            missing.append(multistatus.element(prop).replace("{", "{{").replace("}", "}}"))
-    return multistatus.response("{href}", found, missing)
+            missing.append(multistatus.element(prop))
+    markup[-1] += "</D:prop>" + multistatus.OK + "</D:propstat>"
+    if missing:
+        markup[-1] += "<D:propstat><D:prop>" + "".join(missing) + "</D:prop>" + multistatus.NOT_FOUND
+        markup[-1] += "</D:propstat>"
+    markup[-1] += "</D:response>"
+    return markup, columns
 
 
 def _filter_window(query: CalendarQuery) -> tuple[datetime, datetime] | None:

@@ -44,14 +44,16 @@ class DavTarget:
         return self._quoted_collection + (name if SAFE_NAME.fullmatch(name) else quote(name))
 
 
-def resolve_target(environ: dict[str, Any], logins: LoginChecker) -> DavTarget:
+def resolve_target(
+    environ: dict[str, Any], logins: LoginChecker, session: Session | None = None
+) -> DavTarget:
     """The calendar (or calendar item) the request is for, when its owner is the one logged in."""
     path = pathutils.sanitize_path(environ.get("PATH_INFO", ""))
     parts = path.strip("/").split("/")
     if not path.isascii() or len(parts) not in (2, 3):
         raise NotHandled
     credentials = basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
-    if credentials is None or logins.slug_for(*credentials) != parts[0]:
+    if credentials is None or logins.slug_for(*credentials, session) != parts[0]:
         raise NotHandled  # Radicale answers 401 / 403 with its own headers
     base_prefix = environ.get("HTTP_X_SCRIPT_NAME", environ.get("SCRIPT_NAME", "")).rstrip("/")
     return DavTarget(base_prefix, f"{parts[0]}/{parts[1]}", parts[2] if len(parts) == 3 else None)
