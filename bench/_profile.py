@@ -1,9 +1,10 @@
 """Where Caledee's time goes, server-side: the real WSGI app called in-process (no socket, no gunicorn).
 
 * ``profile_operation``: one request under cProfile, top functions printed.
-* ``breakdown``: every benchmark request timed (median of a few), split into the time spent in our
-  Radicale plugins (storage and auth: SQL, indexing, building items) and the rest (Radicale's front end:
-  XML parsing and rendering, vobject, path handling; Flask's dispatch).
+* ``breakdown``: every benchmark request timed (median of a few), split into the store (SQL, rows),
+  the rest of our code (the fast CalDAV path, our Radicale plugins, login, rendering) and the rest
+  (Radicale's front end: XML parsing and rendering, vobject, path handling; Flask's dispatch), with
+  whether the fast path answered it.
 """
 
 from __future__ import annotations
@@ -225,21 +226,55 @@ def _instrument(clock: PluginClock) -> None:
                 setattr(cls, name, clock.wrap(member))
 
 
+def _instrument_store(clock: PluginClock) -> None:
+    """Time every public function of ``caldee_dav.store`` (SQL and building rows or objects)."""
+    from caldee_dav import store
+
+    for name, member in list(vars(store).items()):
+        if inspect.isfunction(member) and not name.startswith("_") and member.__module__ == store.__name__:
+            setattr(store, name, clock.wrap(member))
+
+
+def _instrument_fast_path(clock: PluginClock, answered: list[bool]) -> None:
+    """Time the fast CalDAV path and record whether it answered (or handed over to Radicale)."""
+    from caldee_dav.fastdav.dispatch import FastDav
+
+    answer = FastDav.answer
+
+    def timed_answer(self: FastDav, *args: Any) -> Any:
+        with clock.timing():
+            result = answer(self, *args)
+        answered.append(result is not None)
+        return result
+
+    FastDav.answer = timed_answer  # type: ignore[method-assign]
+
+
 def breakdown(database_url: str, ops: list[str], week: tuple[str, str], month: tuple[str, str]) -> None:
-    clock = PluginClock()
+    clock, store_clock = PluginClock(), PluginClock()
+    answered: list[bool] = []
     _instrument(clock)
+    _instrument_fast_path(clock, answered)
+    _instrument_store(store_clock)
     app = InProcess(database_url)
     app.request_for("week", week, month)()
     print("\nIn-process split of Caledee's time (SQLite, WSGI app called directly; median of runs):")
-    print(f"{'operation':10} {'total ms':>9} {'plugins ms':>11} {'rest ms':>9}  plugins = our storage + auth")
+    print(
+        f"{'operation':10} {'answered by':>11} {'total ms':>9} {'store ms':>9} {'ours ms':>8} {'rest ms':>8}"
+        "  store = SQL and rows (caldee_dav.store); ours = the rest of our code (fast path, plugins,"
+        " login, rendering); rest = Radicale's front end, Flask"
+    )
     for op in ops:
-        totals, plugins = [], []
+        totals, ours, stored, by = [], [], [], []
         for _ in range(BREAKDOWN_RUNS):
             request = app.request_for(op, week, month)
-            clock.seconds = 0.0
+            clock.seconds = store_clock.seconds = 0.0
+            answered.clear()
             started = time.perf_counter()
             request()
             totals.append((time.perf_counter() - started) * 1000)
-            plugins.append(clock.seconds * 1000)
-        total, plugin = statistics.median(totals), statistics.median(plugins)
-        print(f"{op:10} {total:9.1f} {plugin:11.1f} {total - plugin:9.1f}  ({plugin / total:.0%} in plugins)")
+            ours.append(clock.seconds * 1000)
+            stored.append(store_clock.seconds * 1000)
+            by.append("fast path" if answered and answered[-1] else "Radicale")
+        total, mine, sql = statistics.median(totals), statistics.median(ours), statistics.median(stored)
+        print(f"{op:10} {by[-1]:>11} {total:9.1f} {sql:9.1f} {mine - sql:8.1f} {total - mine:8.1f}")
