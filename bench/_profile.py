@@ -14,6 +14,7 @@ import cProfile
 import functools
 import inspect
 import io
+import os
 import pstats
 import random
 import statistics
@@ -66,7 +67,9 @@ class InProcess:
         with db.write_unit(db.engine_for(database_url)) as session:
             user = accounts.require_user(session, _backends.USER)
             secret = accounts.create_token(session, user, name="profile").secret
-        self.client = Client(create_app(Settings(database_url=database_url, log_level="warning")))
+        fast = os.environ.get("CALEDEE_DAV_FAST_PATH", "true")
+        settings = Settings(database_url=database_url, log_level="warning", dav_fast_path=fast)  # type: ignore[arg-type]
+        self.client = Client(create_app(settings))
         self.auth = "Basic " + base64.b64encode(f"{_backends.USER}:{secret}".encode()).decode()
         self.path = "/dav" + _backends.CALENDAR_PATH
         self.rng = random.Random(time.time_ns())  # fresh UIDs on a database used before

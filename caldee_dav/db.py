@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,6 +88,26 @@ def write_unit(engine: Engine) -> Iterator[Session]:
         bind = engine.execution_options(sqlite_begin="IMMEDIATE")  # type: ignore[assignment]
     with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """The driver's own tuples for a large read of plain columns (text, numbers, booleans).
+
+    SQLAlchemy's Row objects and result processing cost more than the query itself when a calendar
+    listing returns 10,000 rows or more. Values come as the driver returns them: no type
+    conversion, so this is only for columns whose stored form is the Python value (not datetimes).
+    """
+    connection = session.connection()
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def ping(engine: Engine) -> bool:

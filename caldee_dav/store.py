@@ -12,13 +12,14 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, and_, delete, event, func, or_, select, update
+from sqlalchemy import Select, and_, delete, event, func, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
 
+from caldee_dav import db
 from caldee_dav.errors import NotFound, PreconditionFailed
 from caldee_dav.ical import TIMESTAMP_MAX, ObjectIndex
 from caldee_dav.models import CalendarObject, Change, Collection, Occurrence, utcnow
@@ -201,12 +202,13 @@ def objects_at_href_or_uid(
     session: Session, collection_id: int, href: str, uid: str
 ) -> tuple[CalendarObject | None, CalendarObject | None]:
     """(the object at ``href``, another object with ``uid``) in one query: what a PUT checks."""
-    found = session.scalars(
-        select(CalendarObject).where(
-            CalendarObject.collection_id == collection_id,
-            or_(CalendarObject.href == href, CalendarObject.uid == uid),
-        )
-    ).all()
+    in_collection = CalendarObject.collection_id == collection_id
+    # A UNION of two index lookups: with "href = ? OR uid = ?" SQLite scans the whole collection.
+    ids = union_all(
+        select(CalendarObject.id).where(in_collection, CalendarObject.href == href),
+        select(CalendarObject.id).where(in_collection, CalendarObject.uid == uid),
+    )
+    found = session.scalars(select(CalendarObject).where(CalendarObject.id.in_(ids))).all()
     at_href = next((obj for obj in found if obj.href == href), None)
     same_uid = next((obj for obj in found if obj.href != href and obj.uid == uid), None)
     return at_href, same_uid
@@ -413,9 +415,8 @@ def texts_in_range(
         CalendarObject.recurring,
     )
     exact_query, maybe_query = _range_queries(columns, collection, start, end, component)
-    connection = session.connection()
-    found = {row[0]: StoredText(*row[1:]) for row in connection.execute(exact_query)}
-    for row in connection.execute(maybe_query):
+    found = {row[0]: StoredText(*row[1:]) for row in db.plain_rows(session, exact_query)}
+    for row in db.plain_rows(session, maybe_query):
         found.setdefault(row[0], StoredText(*row[1:], exact=False))
     return sorted(found.values())
 
@@ -437,7 +438,7 @@ def list_objects(
     hrefs: Sequence[str] | None = None,
     with_component: bool = False,
     with_last_modified: bool = False,
-) -> list[Row]:
+) -> list[Any]:
     """Rows of (href, etag[, component][, last_modified]) for every object (or those of ``hrefs``),
     by href, without their text (PROPFIND Depth 1 listings, sync answers). Without last-modified the
     covering index answers alone; Core rows with only the columns asked for, not ORM objects, since
@@ -448,14 +449,19 @@ def list_objects(
     if with_last_modified:
         columns.append(CalendarObject.last_modified)
     query = select(*columns).where(CalendarObject.collection_id == collection_id)
+    # Datetimes need the column type's conversion; plain text does not, and skips Row objects.
+    fetch = _rows if with_last_modified else db.plain_rows
     if hrefs is None:
-        return list(session.connection().execute(query.order_by(CalendarObject.href)).all())
-    found: list[Row] = []
+        return fetch(session, query.order_by(CalendarObject.href))
+    found: list[Any] = []
     wanted = list(dict.fromkeys(hrefs))
     for start in range(0, len(wanted), 500):
-        chunk = query.where(CalendarObject.href.in_(wanted[start : start + 500]))
-        found.extend(session.connection().execute(chunk))
+        found.extend(fetch(session, query.where(CalendarObject.href.in_(wanted[start : start + 500]))))
     return sorted(found, key=lambda row: row[0])
+
+
+def _rows(session: Session, query: Select) -> list[Any]:
+    return list(session.connection().execute(query).all())
 
 
 def _range_queries(

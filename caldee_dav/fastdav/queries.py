@@ -49,6 +49,8 @@ def read_calendar_query(root: Any) -> CalendarQuery:
     if props_element is None or len(filters) != 1 or len(root) != 2:
         raise NotHandled
     props = _distinct_props(props_element)
+    if not set(props) & {GETETAG, CALENDAR_DATA, GETCONTENTTYPE}:
+        raise NotHandled  # nothing to answer but 404s: Radicale's way
     component, start, end = _read_filter(filters[0])
     expand = _read_calendar_data(props_element.find(CALENDAR_DATA))
     return CalendarQuery(props, component, start, end, expand)
