@@ -138,6 +138,24 @@ def bump_revision(session: Session, collection: Collection) -> int:
     return revision
 
 
+def lock_collection_for_write(session: Session, path: str) -> Collection | None:
+    """``get_collection`` and ``bump_revision`` in one statement, for a writer that knows it will
+    change the collection: the row comes back locked with this transaction's revision."""
+    bumped: dict[int, int] = session.info.setdefault(BUMPED_REVISIONS, {})
+    collection = session.scalars(
+        update(Collection)
+        .where(Collection.path == path)
+        .values(revision=Collection.revision + 1, updated_at=utcnow())
+        .returning(Collection),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if collection is not None:
+        if collection.id in bumped:  # bumped earlier in this transaction: undo the second bump
+            raise RuntimeError("lock_collection_for_write must be the transaction's first bump")
+        bumped[collection.id] = collection.revision
+    return collection
+
+
 def sync_token(collection: Collection) -> str:
     return f"http://caledee.org/ns/sync/{collection.id}-{collection.revision}"
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from caldee_dav import ical, store
 from caldee_dav.fastdav.answer import DavAnswer, NotHandled
-from caldee_dav.fastdav.target import DavTarget, require_calendar
+from caldee_dav.fastdav.target import DavTarget
 
 # Properties Radicale's check_and_sanitize_items rewrites or limits: such bodies take Radicale's path.
 RADICALE_CHECKED = ("RRULE", "RDATE", "EXDATE", "EXRULE", "DURATION")
@@ -50,9 +50,11 @@ def answer_put(
     """Store the object in the caller's write unit; NotHandled (rolled back) leaves it to Radicale."""
     if target.item is None:
         raise NotHandled
-    # Radicale creates no collection inside a calendar, so the item path names an item.
-    collection = require_calendar(session, target)
-    store.bump_revision(session, collection)  # the calendar's lock, before anything is checked
+    # The calendar's row lock and revision come first, before anything is checked. (Radicale creates
+    # no collection inside a calendar, so the item path names an item.)
+    collection = store.lock_collection_for_write(session, target.collection_path)
+    if collection is None or collection.tag != "VCALENDAR":
+        raise NotHandled
     existing, other = store.objects_at_href_or_uid(session, collection.id, target.item, index.uid)
     if not preconditions.hold_for(existing.etag if existing is not None else None):
         raise NotHandled  # Radicale answers 412
