@@ -117,6 +117,10 @@ OBJECTS = {
     "plain.ics": calendar(
         vevent("plain", "DTSTART:20270401T100000Z", "DTEND:20270401T110000Z", "SUMMARY:Call & <notes>")
     ),
+    # Floating time: no zone, read as UTC by the index (and by Radicale's filter).
+    "floating.ics": calendar(
+        vevent("floating", "DTSTART:20270331T150000", "DTEND:20270331T160000", "SUMMARY:Wherever I am")
+    ),
     # A name that must be quoted in hrefs.
     "team lunch+1.ics": calendar(
         vevent("lunch", "DTSTART:20270330T110000Z", "DTEND:20270330T120000Z", "SUMMARY:Lunch")
@@ -249,6 +253,7 @@ def test_time_range_query_matches_radicale(servers: Servers) -> None:
         "weekly.ics",
         "daily-allday.ics",
         "plain.ics",
+        "floating.ics",
         "team%20lunch%2B1.ics",
     }
     plain = next(props for href, props in answer.items() if href.endswith("/plain.ics"))
@@ -352,7 +357,7 @@ def test_unsupported_requests_are_answered_by_radicale(servers: Servers) -> None
         "<C:calendar-data/>", '<C:calendar-data><C:comp name="VCALENDAR"/></C:calendar-data>'
     )
     answer = report(servers, servers.fast, selective)
-    assert FAST_HEADER not in answer.headers and len(by_href(answer)) == 6
+    assert FAST_HEADER not in answer.headers and len(by_href(answer)) == 7
     stranger = create_account(servers.fast.database_url)
     other = requests.request(
         "REPORT",
