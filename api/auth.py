@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from api.context import write_unit
+from api.context import read_unit, shared_reads, write_unit
 from caldee_dav import accounts
 from caldee_dav.errors import Forbidden, Unauthorized
 
@@ -24,27 +24,36 @@ def bearer_token() -> str:
 
 
 def authenticate_request(*scopes: str) -> str:
-    """Check the bearer token and its scopes; returns the user id and records it on ``g``."""
+    """Check the bearer token and its scopes; returns the user id and records it on ``g``.
+
+    The check is a read unit, which the view's read units share (``shared_reads``): a write unit (BEGIN
+    IMMEDIATE on SQLite) would queue every request behind the writers. Use is recorded at most once a
+    minute, in a write unit of its own.
+    """
     secret = bearer_token()
-    with write_unit() as session:
+    with read_unit() as session:
         token = accounts.find_token(session, secret)
         if token is None:
             raise Unauthorized("The access token is invalid, revoked or expired.")
         missing = [s for s in scopes if s not in (token.scopes or [])]
         if missing:
             raise Forbidden(f"The access token lacks the scope(s) {', '.join(missing)}.")
-        accounts.touch_token(token)
-        g.caledee_user_id = token.user_id
-        g.caledee_token_id = token.id
-        return token.user_id
+        stale = accounts.token_needs_touch(token)
+    if stale:
+        with write_unit() as session:
+            accounts.touch_token_id(session, token.id)
+    g.caledee_user_id = token.user_id
+    g.caledee_token_id = token.id
+    return token.user_id
 
 
 def require_scopes(*scopes: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            authenticate_request(*scopes)
-            return view(*args, **kwargs)
+            with shared_reads():
+                authenticate_request(*scopes)
+                return view(*args, **kwargs)
 
         wrapper.required_scopes = scopes  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

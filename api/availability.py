@@ -6,13 +6,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, jsonify
+from sqlalchemy.orm import Session
 
 from api.auth import require_scopes
 from api.body import query_args
 from api.context import caledee, current_user_id, read_unit
 from api.schemas.bookings import AvailabilityQuery, SlotOut
-from api.schemas.common import to_json
-from caldee_dav.errors import InvalidInput
+from caldee_dav.errors import InvalidInput, Unauthorized
 from caldee_dav.models import User
 from caldee_dav.scheduling import offers
 
@@ -44,18 +44,23 @@ def parse_instant(value: str, zone: ZoneInfo, name: str) -> datetime:
     return instant
 
 
+def _timezone_of(session: Session, user_id: str) -> str:
+    user = session.get(User, user_id)
+    if user is None:  # deleted since the token was checked
+        raise Unauthorized("The access token is invalid, revoked or expired.")
+    return user.timezone
+
+
 @bp.get("/availability")
 @require_scopes("read:availability")
 def get_availability() -> Response:
     args = query_args(AvailabilityQuery)
+    owner_id = current_user_id()
     with read_unit() as session:
-        owner = session.get(User, current_user_id())
-        zone = parse_zone(args.tz or owner.timezone)
+        zone = parse_zone(args.tz or _timezone_of(session, owner_id))
         start = parse_instant(args.from_, zone, "from")
         end = parse_instant(args.to, zone, "to")
         slots = offers.availability(
-            session, owner.id, args.event_type_id, start, end, args.duration, caledee().now()
+            session, owner_id, args.event_type_id, start, end, args.duration, caledee().now()
         )
-    return jsonify(
-        {"data": [to_json(SlotOut.of(s.start.astimezone(zone), s.end.astimezone(zone))) for s in slots]}
-    )
+    return jsonify({"data": [SlotOut.plain(s.start.astimezone(zone), s.end.astimezone(zone)) for s in slots]})

@@ -59,7 +59,11 @@ def print_breakdown(backend: str, stages: dict[str, float]) -> None:
 
 
 def report(
-    args: argparse.Namespace, results: list[Result], versions: dict[str, str], load: tuple[float, float]
+    args: argparse.Namespace,
+    results: list[Result],
+    versions: dict[str, str],
+    load: tuple[float, float],
+    cpu: tuple[float, float],
 ) -> None:
     years = data.base_years(args.events)
     print()
@@ -72,7 +76,9 @@ def report(
     print(
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}; "
         + "; ".join(f"{k} {v}" for k, v in versions.items())
-        + f"; load average (1 min) at start {load[0]:.2f}, at end {load[1]:.2f}"
+        + f"; load average (1 min) at start {load[0]:.2f}, at end {load[1]:.2f};"
+        f" CPU reference loop (_slots_measure.cpu_reference_ms) {cpu[0]:.1f} ms at start, {cpu[1]:.1f} ms"
+        " at end"
     )
     scaling = (
         f" The {args.compare_events:,}-event host (same events and bookings plus older ones) is timed turn"

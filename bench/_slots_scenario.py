@@ -172,7 +172,7 @@ class Window:
 
 def naive_calendar_busy(
     session: Session,
-    collection_ids: Sequence[int],
+    calendars: busy.BusyCalendars,
     zone: ZoneInfo,
     start: datetime,
     end: datetime,
@@ -181,7 +181,7 @@ def naive_calendar_busy(
 ) -> list[Interval]:
     """``busy.calendar_busy`` without an index: read every object, parse it, expand it in the window."""
     query = select(CalendarObject.text).where(
-        CalendarObject.collection_id.in_(list(collection_ids)), CalendarObject.component == "VEVENT"
+        CalendarObject.collection_id.in_(calendars.ids), CalendarObject.component == "VEVENT"
     )
     if exclude_uids:
         query = query.where(CalendarObject.uid.not_in(list(exclude_uids)))

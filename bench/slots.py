@@ -16,7 +16,7 @@ N/10,000 years ending 2027 (``_events``: ~5% recurring) and ``--bookings`` booki
 * POST /bookings over HTTP: sequentially, then from 2 client processes against 2 server workers
   (distinct free slots; afterwards no two bookings may overlap and every one must have got 201).
 
-Exits 1 when a check fails. Results: docs/performance-slots.md.
+Exits 1 when a check fails. Results: docs/performance.md ("Slots and bookings").
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from _slots_measure import (  # noqa: E402
     book_worker,
     booking_body,
     breakdown_and_profile,
+    cpu_reference_ms,
     in_fresh_process,
     log,
     median,
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     # full passes would otherwise land inside timed requests.
     gc.collect()
     gc.freeze()
-    load_at_start = os.getloadavg()[0]
+    load_at_start, cpu_at_start = os.getloadavg()[0], cpu_reference_ms()
     workdir = Path(tempfile.mkdtemp(prefix="caledee-slots-"))
     versions = {"SQLite": sqlite3.sqlite_version}
     results = []
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    report(args, results, versions, (load_at_start, os.getloadavg()[0]))
+    report(args, results, versions, (load_at_start, os.getloadavg()[0]), (cpu_at_start, cpu_reference_ms()))
     return 1 if any(r.problems for r in results) else 0
 
 

@@ -165,11 +165,26 @@ def find_token(session: Session, secret: str) -> ApiToken | None:
     return token
 
 
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def token_needs_touch(token: ApiToken) -> bool:
+    """Whether this use should be recorded: at most once a minute, so that most requests checking a
+    token only read."""
+    return token.last_used_at is None or utcnow() - token.last_used_at > TOKEN_TOUCH_INTERVAL
+
+
 def touch_token(token: ApiToken) -> None:
     """Record use, at most once a minute, so reads do not turn every request into a write."""
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
+    if token_needs_touch(token):
+        token.last_used_at = utcnow()
+
+
+def touch_token_id(session: Session, token_id: str) -> None:
+    """``touch_token`` for a token read in an earlier (read-only) unit of work."""
+    token = session.get(ApiToken, token_id)
+    if token is not None:
+        touch_token(token)
 
 
 def authenticate(session: Session, login: str, password: str) -> User | None:

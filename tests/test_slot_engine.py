@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -252,6 +253,33 @@ def test_collective_needs_every_host_and_their_common_hours() -> None:
     bob = host([Interval(utc(2027, 1, 4, 10), utc(2027, 1, 4, 14))], [], "bob")
     slots = offered_slots(COLLECTIVE, [alice, bob], SlotRules(hour(60), hour(60)), *RANGE, LONG_AGO)
     assert [(s.start.hour, s.host_ids) for s in slots] == [(10, ("alice", "bob")), (11, ("alice", "bob"))]
+
+
+def test_one_host_gets_the_same_slots_from_every_kind() -> None:
+    """One or several hosts take different loops through the same busy and per-day tests (``free_starts``
+    and ``is_free``); with a single host they must agree, whatever the busy time, buffers and caps."""
+    rng = random.Random(20270104)
+    days = [utc(2027, 1, 4) + timedelta(days=d) for d in range(3)]
+    open_ = [Interval(day + hour(8 * 60), day + hour(18 * 60)) for day in days]
+    for _ in range(300):
+        busy = []
+        for _ in range(rng.randrange(0, 12)):
+            start = days[0] + hour(rng.randrange(0, 3 * 24 * 4) * 15)
+            busy.append(Interval(start, start + hour(rng.choice([0, 15, 30, 45, 60, 120]))))
+        booked = [days[0] + hour(rng.randrange(0, 3 * 24) * 60) for _ in range(rng.randrange(0, 4))]
+        rules = SlotRules(
+            hour(rng.choice([15, 30, 60])),
+            hour(rng.choice([15, 30, 45])),
+            buffer_before=hour(rng.choice([0, 10, 30])),
+            buffer_after=hour(rng.choice([0, 5, 60])),
+            max_per_day=rng.choice([None, 1, 2]),
+        )
+        one = HostTime("h1", "Europe/Paris", open_, busy, booked)
+        answers = [
+            [s.start for s in offered_slots(kind, [one], rules, days[0], days[-1] + hour(24 * 60), LONG_AGO)]
+            for kind in (ONE_ON_ONE, ROUND_ROBIN, COLLECTIVE)
+        ]
+        assert answers[0] == answers[1] == answers[2], (busy, booked, rules)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -27,9 +27,12 @@ DEFAULT_WEEKLY_RULES: tuple[dict[str, str], ...] = tuple(
 )
 
 
-@dataclass(frozen=True, order=True)
-class Interval:
-    """A half-open span [start, end) of aware UTC datetimes."""
+class Interval(NamedTuple):
+    """A half-open span [start, end) of aware UTC datetimes, ordered by start then end.
+
+    A named tuple rather than a dataclass: busy time has thousands of them per request, and tuples are
+    built and sorted in C.
+    """
 
     start: datetime
     end: datetime

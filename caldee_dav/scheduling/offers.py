@@ -31,7 +31,7 @@ DAY_MARGIN = timedelta(days=2)
 class Host:
     user: User
     schedule: WeeklySchedule
-    busy_collection_ids: list[int]
+    busy_calendars: busy.BusyCalendars
 
 
 @dataclass
@@ -101,14 +101,15 @@ def host_ids_of(event_type: EventType) -> list[str]:
 
 
 def load_context(session: Session, event_type: EventType) -> EventTypeContext:
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids_of(event_type))))}
+    # After the hosts: the owner is usually one of them, and is then found in the session, with no query.
     owner = session.get(User, event_type.user_id)
     assert owner is not None  # the foreign key guarantees it
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids_of(event_type))))}
     hosts = [
         Host(
             user=users[host_id],
             schedule=_schedule_for(session, event_type, users[host_id]),
-            busy_collection_ids=busy.busy_collection_ids(
+            busy_calendars=busy.busy_calendars(
                 session, users[host_id], [int(c) for c in event_type.busy_collection_ids or []]
             ),
         )
@@ -142,7 +143,7 @@ def host_times(
             exclude_booking_id=exclude_booking.id if exclude_booking is not None else None,
         )
         calendar = busy.calendar_busy(
-            session, host.busy_collection_ids, zone, busy_start, busy_end, exclude_uids=exclude_uids
+            session, host.busy_calendars, zone, busy_start, busy_end, exclude_uids=exclude_uids
         )
         times.append(
             HostTime(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -90,6 +90,20 @@ class _HostCheck:
     def is_free(self, start: datetime, end: datetime) -> bool:
         return not self.day_is_full(start) and not self.is_busy(start, end)
 
+    def free_starts(self, starts: Iterable[datetime]) -> Iterator[datetime]:
+        """The starts whose slot ``is_free``: the same tests in one loop (a 30-day range has about a
+        thousand candidates per host, and three calls for each cost more than the tests)."""
+        before, after = self.rules.buffer_before, self.rules.duration + self.rules.buffer_after
+        busy_starts, busy_ends, count = [b.start for b in self.busy], self.ends, len(self.busy)
+        capped = self.rules.max_per_day is not None
+        for start in starts:
+            if capped and self.day_is_full(start):
+                continue
+            index = bisect_right(busy_ends, start - before)  # first busy interval ending after the padding
+            if index < count and busy_starts[index] < start + after:
+                continue
+            yield start
+
 
 def _earliest_start(rules: SlotRules, range_start: datetime, now: datetime) -> datetime:
     return max(range_start, now + rules.minimum_notice)
@@ -148,9 +162,8 @@ def offered_slots(
         return slots
     free_hosts: dict[datetime, list[str]] = {}
     for check in checks:
-        for start in aligned_starts(check.host.open, rules, lower, upper):
-            if check.is_free(start, start + rules.duration):
-                free_hosts.setdefault(start, []).append(check.host.host_id)
+        for start in check.free_starts(aligned_starts(check.host.open, rules, lower, upper)):
+            free_hosts.setdefault(start, []).append(check.host.host_id)
     return [Slot(s, s + rules.duration, tuple(free_hosts[s])) for s in sorted(free_hosts)]
 
 
