@@ -140,7 +140,8 @@ def bump_revision(session: Session, collection: Collection) -> int:
 
 def lock_collection_for_write(session: Session, path: str) -> Collection | None:
     """``get_collection`` and ``bump_revision`` in one statement, for a writer that knows it will
-    change the collection: the row comes back locked with this transaction's revision."""
+    change the collection: the row comes back locked with this transaction's revision. It must be
+    the transaction's first bump of that collection (one revision per transaction)."""
     bumped: dict[int, int] = session.info.setdefault(BUMPED_REVISIONS, {})
     collection = session.scalars(
         update(Collection)
@@ -150,7 +151,7 @@ def lock_collection_for_write(session: Session, path: str) -> Collection | None:
         execution_options={"synchronize_session": False},
     ).first()
     if collection is not None:
-        if collection.id in bumped:  # bumped earlier in this transaction: undo the second bump
+        if collection.id in bumped:
             raise RuntimeError("lock_collection_for_write must be the transaction's first bump")
         bumped[collection.id] = collection.revision
     return collection
