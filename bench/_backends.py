@@ -24,10 +24,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import radicale.item as radicale_item
 import requests
@@ -102,18 +103,24 @@ def prepare_cached(
 ) -> tuple[list[StoredObject], bool]:
     """``prepare``, kept in ``cache`` (bench/.data) so that re-runs skip minutes of parsing; the flag says
     whether the objects came from the cache."""
-    path = cache / f"objects-{key}.pickle" if cache else None
-    if path is not None and path.exists():
+    if cache is None:
+        return prepare(events, settings, processes), False
+    return cached_pickle(cache / f"objects-{key}.pickle", lambda: prepare(events, settings, processes))
+
+
+def cached_pickle(path: Path, build: Callable[[], Any]) -> tuple[Any, bool]:
+    """What ``build`` returns, kept in ``path``; the flag says whether it came from there. Written to
+    a partial file first, so that an interrupted run leaves no truncated cache."""
+    if path.exists():
         with path.open("rb") as handle:
             return pickle.load(handle), True
-    objects = prepare(events, settings, processes)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        with partial.open("wb") as handle:
-            pickle.dump(objects, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        partial.replace(path)
-    return objects, False
+    built = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
+        pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
+    return built, False
 
 
 # --- Caledee ------------------------------------------------------------------------------------------
@@ -152,7 +159,7 @@ def load_caledee(database_url: str, objects: list[StoredObject]) -> str:
             for obj in objects[first : first + BATCH]:
                 store.put_object(session, collection, obj.href, obj.text, ical.etag_of(obj.text), obj.index)
         _analyze(engine)
-    _vacuum(engine)
+    vacuum_analyze(engine)
     engine.dispose()
     return token
 
@@ -164,17 +171,19 @@ def _analyze(engine: sa.Engine) -> None:
     while the table was empty: for ``get_object`` that plan scans the whole collection through
     ix_object_uid (see docs/performance.md), which makes a bulk load quadratic. ANALYZE invalidates it.
     """
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    _maintain(engine, "ANALYZE")
 
 
-def _vacuum(engine: sa.Engine) -> None:
-    """On PostgreSQL, what autovacuum does after a load (it is off on the benchmark machine): mark
-    the pages all-visible, so that covering indexes answer without visiting the table."""
+def vacuum_analyze(engine: sa.Engine) -> None:
+    """On PostgreSQL, what autovacuum does after a load (it is off on the benchmark machine): fresh
+    planner statistics, and pages marked all-visible so that covering indexes answer alone."""
+    _maintain(engine, "VACUUM ANALYZE")
+
+
+def _maintain(engine: sa.Engine, statement: str) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
 
 
 def free_port() -> int:

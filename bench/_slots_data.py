@@ -14,7 +14,6 @@ import dataclasses
 import math
 import multiprocessing
 import os
-import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,17 +57,7 @@ def _index_all(events: Sequence[_events.Event], settings: Settings) -> list[Prep
 
 
 def _cached(name: str, key: str, build: Any) -> tuple[list[Prepared], bool]:
-    path = CACHE / f"slots-{name}-{key}.pickle"
-    if path.exists():
-        with path.open("rb") as handle:
-            return pickle.load(handle), True
-    objects = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as handle:
-        pickle.dump(objects, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.replace(path)
-    return objects, False
+    return _backends.cached_pickle(CACHE / f"slots-{name}-{key}.pickle", build)
 
 
 def base_years(count: int) -> int:
@@ -250,8 +239,5 @@ def check_bulk_load(engine: Engine, user_id: str, sample: Sequence[Prepared]) ->
 
 
 def analyze(engine: Engine) -> None:
-    """On PostgreSQL, what autovacuum does after a load (it is off on the benchmark machine): fresh planner
-    statistics and the visibility map."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    """On PostgreSQL, what autovacuum does after a load (it is off on the benchmark machine)."""
+    _backends.vacuum_analyze(engine)

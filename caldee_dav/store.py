@@ -9,12 +9,12 @@ handed out in commit order.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, delete, event, func, or_, select, union_all, update
+from sqlalchemy import Select, Update, and_, delete, event, func, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -129,10 +129,7 @@ def bump_revision(session: Session, collection: Collection) -> int:
         collection.revision = bumped[collection.id]
         return collection.revision
     revision = session.execute(
-        update(Collection)
-        .where(Collection.id == collection.id)
-        .values(revision=Collection.revision + 1, updated_at=utcnow())
-        .returning(Collection.revision)
+        _bump(Collection.id == collection.id).returning(Collection.revision)
     ).scalar_one()
     collection.revision = bumped[collection.id] = revision
     return revision
@@ -144,10 +141,7 @@ def lock_collection_for_write(session: Session, path: str) -> Collection | None:
     the transaction's first bump of that collection (one revision per transaction)."""
     bumped: dict[int, int] = session.info.setdefault(BUMPED_REVISIONS, {})
     collection = session.scalars(
-        update(Collection)
-        .where(Collection.path == path)
-        .values(revision=Collection.revision + 1, updated_at=utcnow())
-        .returning(Collection),
+        _bump(Collection.path == path).returning(Collection),
         execution_options={"synchronize_session": False},
     ).first()
     if collection is not None:
@@ -155,6 +149,11 @@ def lock_collection_for_write(session: Session, path: str) -> Collection | None:
             raise RuntimeError("lock_collection_for_write must be the transaction's first bump")
         bumped[collection.id] = collection.revision
     return collection
+
+
+def _bump(where: Any) -> Update:
+    """The one statement that moves a collection to its next revision (and takes its row lock)."""
+    return update(Collection).where(where).values(revision=Collection.revision + 1, updated_at=utcnow())
 
 
 def sync_token(collection: Collection) -> str:
@@ -193,10 +192,8 @@ def get_object(session: Session, collection_id: int, href: str) -> CalendarObjec
 
 
 def get_objects(session: Session, collection_id: int, hrefs: Iterable[str]) -> list[CalendarObject]:
-    wanted = list(dict.fromkeys(hrefs))
     found: list[CalendarObject] = []
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for chunk in _href_chunks(hrefs):
         found.extend(
             session.scalars(
                 select(CalendarObject).where(
@@ -205,6 +202,13 @@ def get_objects(session: Session, collection_id: int, hrefs: Iterable[str]) -> l
             )
         )
     return found
+
+
+def _href_chunks(hrefs: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    """Distinct hrefs in chunks small enough for one ``IN (...)``."""
+    wanted = list(dict.fromkeys(hrefs))
+    for start in range(0, len(wanted), size):
+        yield wanted[start : start + size]
 
 
 def all_objects(session: Session, collection_id: int) -> list[CalendarObject]:
@@ -430,7 +434,10 @@ def texts_in_range(
 ) -> list[StoredText]:
     """``find_in_range`` for the fast CalDAV path: Core rows, not ORM objects, ordered by href."""
     columns = select(
-        CalendarObject.id, CalendarObject.href, CalendarObject.etag, CalendarObject.text,
+        CalendarObject.id,
+        CalendarObject.href,
+        CalendarObject.etag,
+        CalendarObject.text,
         CalendarObject.recurring,
     )
     exact_query, maybe_query = _range_queries(columns, collection, start, end, component)
@@ -473,9 +480,8 @@ def list_objects(
     if hrefs is None:
         return fetch(session, query.order_by(CalendarObject.href))
     found: list[Any] = []
-    wanted = list(dict.fromkeys(hrefs))
-    for start in range(0, len(wanted), 500):
-        found.extend(fetch(session, query.where(CalendarObject.href.in_(wanted[start : start + 500]))))
+    for chunk in _href_chunks(hrefs):
+        found.extend(fetch(session, query.where(CalendarObject.href.in_(chunk))))
     return sorted(found, key=lambda row: row[0])
 
 

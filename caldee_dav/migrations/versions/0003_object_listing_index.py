@@ -14,9 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_object_listing", "calendar_objects", ["collection_id", "href", "etag", "component"]
-    )
+    op.create_index("ix_object_listing", "calendar_objects", ["collection_id", "href", "etag", "component"])
 
 
 def downgrade() -> None:
