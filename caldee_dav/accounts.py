@@ -36,7 +36,7 @@ ALL_SCOPES = (
     "read:contacts",
     "read:calendars",
     "write:calendars",
-    "caldav",
+    "caldav",  # CalDAV login with the token as an app password
 )
 
 
@@ -187,17 +187,36 @@ def touch_token_id(session: Session, token_id: str) -> None:
         touch_token(token)
 
 
-def authenticate(session: Session, login: str, password: str) -> User | None:
-    """CalDAV login: slug or email, with the password or an API token as an app password."""
-    user = find_user(session, login)
-    if user is None:
-        return None
+def caldav_login(session: Session, login: str, password: str) -> str | None:
+    """The slug of the user a CalDAV login names, when the password is theirs or is one of their API
+    tokens (holding the ``caldav`` scope) used as an app password."""
     if password.startswith(TOKEN_PREFIX):
-        token = find_token(session, password)
-        if token is not None and token.user_id == user.id:
-            return user
+        return caldav_token_owner(session, login, password)
+    user = find_user(session, login)
+    return user.slug if user is not None and check_password(user, password) else None
+
+
+CALDAV_SCOPE = "caldav"
+
+
+def caldav_token_owner(session: Session, login: str, secret: str) -> str | None:
+    """The slug of ``login`` when ``secret`` is one of that user's live tokens with the ``caldav``
+    scope. One query (a CalDAV client sends its token with every request)."""
+    login = login.strip()
+    query = (
+        select(User.slug, ApiToken.scopes)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == hash_token(secret),
+            (User.slug == login) | (User.email == login.lower()),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at.is_(None) | (ApiToken.expires_at > utcnow()),
+        )
+    )
+    row = session.execute(query).first()
+    if row is None or CALDAV_SCOPE not in (row.scopes or ()):
         return None
-    return user if check_password(user, password) else None
+    return row.slug
 
 
 # --- calendars --------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SQLITE_CACHE_KIB = 16 * 1024
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -25,6 +27,10 @@ def _prepare_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Reads go through the OS page cache by memory map instead of a read() per page, and each
+        # connection keeps more pages: a month's calendar-query reads a thousand objects' text.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -97,17 +103,12 @@ def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     listing returns 10,000 rows or more. Values come as the driver returns them: no type
     conversion, so this is only for columns whose stored form is the Python value (not datetimes).
     """
-    connection = session.connection()
-    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup or ())
-    cursor = connection.connection.cursor()
+    # Executed as usual (SQLAlchemy's statement cache, expanding IN), then read from the driver's cursor.
+    result = session.connection().execute(query)
     try:
-        cursor.execute(str(compiled), params)
-        return cursor.fetchall()
+        return result.cursor.fetchall()  # type: ignore[union-attr]
     finally:
-        cursor.close()
+        result.close()
 
 
 def ping(engine: Engine) -> bool:

@@ -42,10 +42,9 @@ class LoginChecker:
                 return cached[0]
         if session is None:
             with db.read_unit(self.engine) as own_session:
-                user = accounts.authenticate(own_session, login, password)
+                slug = accounts.caldav_login(own_session, login, password) or ""
         else:
-            user = accounts.authenticate(session, login, password)
-        slug = user.slug if user is not None else ""
+            slug = accounts.caldav_login(session, login, password) or ""
         if slug and not password.startswith(accounts.TOKEN_PREFIX):
             with self._lock:
                 if len(self._recent) > LOGIN_CACHE_SIZE:

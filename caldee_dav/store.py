@@ -14,7 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Update, and_, delete, event, func, or_, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    and_,
+    any_,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -221,9 +236,18 @@ def all_objects(session: Session, collection_id: int) -> list[CalendarObject]:
     )
 
 
+class ObjectHead(NamedTuple):
+    """What a writer checks of an existing object, without its text."""
+
+    id: int
+    href: str
+    uid: str
+    etag: str
+
+
 def objects_at_href_or_uid(
     session: Session, collection_id: int, href: str, uid: str
-) -> tuple[CalendarObject | None, CalendarObject | None]:
+) -> tuple[ObjectHead | None, ObjectHead | None]:
     """(the object at ``href``, another object with ``uid``) in one query: what a PUT checks."""
     in_collection = CalendarObject.collection_id == collection_id
     # A UNION of two index lookups: with "href = ? OR uid = ?" SQLite scans the whole collection.
@@ -231,9 +255,11 @@ def objects_at_href_or_uid(
         select(CalendarObject.id).where(in_collection, CalendarObject.href == href),
         select(CalendarObject.id).where(in_collection, CalendarObject.uid == uid),
     )
-    found = session.scalars(select(CalendarObject).where(CalendarObject.id.in_(ids))).all()
-    at_href = next((obj for obj in found if obj.href == href), None)
-    same_uid = next((obj for obj in found if obj.href != href and obj.uid == uid), None)
+    heads = select(CalendarObject.id, CalendarObject.href, CalendarObject.uid, CalendarObject.etag)
+    rows = session.connection().execute(heads.where(CalendarObject.id.in_(ids)))
+    found = [ObjectHead(*row) for row in rows]
+    at_href = next((head for head in found if head.href == href), None)
+    same_uid = next((head for head in found if head.href != href and head.uid == uid), None)
     return at_href, same_uid
 
 
@@ -270,38 +296,53 @@ def put_object(
     if_match: str | None = None,
     if_none_match: bool = False,
 ) -> tuple[CalendarObject, bool]:
-    """Create or replace ``href``; returns (object, replaced). ``if_match`` "*" means "must exist"."""
+    """Create or replace ``href``; returns (the object as written, replaced). ``if_match`` "*" means
+    "must exist"."""
     bump_revision(session, collection)
     existing = get_object(session, collection.id, href)
     _check_preconditions(href, existing, if_match, if_none_match)
-    return write_object(session, collection, href, existing, text, etag, index), existing is not None
+    written = write_object(session, collection, href, existing.id if existing else None, text, etag, index)
+    if existing is not None:
+        session.expire(existing)  # written with Core: the loaded row is stale
+    return written, existing is not None
 
 
 def write_object(
     session: Session,
     collection: Collection,
     href: str,
-    existing: CalendarObject | None,
+    existing_id: int | None,
     text: str,
     etag: str,
     index: ObjectIndex,
 ) -> CalendarObject:
     """The write half of ``put_object``, for a caller that has bumped the revision (taking the
-    calendar's lock) and looked up ``existing`` itself."""
-    if existing is None:
-        obj = CalendarObject(collection_id=collection.id, href=href)
-        session.add(obj)
+    calendar's lock) and looked up the object at ``href`` itself. Core statements, not the ORM's
+    unit of work: a PUT is on the path of every client change. Returns the row as written, detached."""
+    values = {
+        "uid": index.uid,
+        "component": index.component,
+        "etag": etag,
+        "text": text,
+        "size": len(text),
+        "range_start": index.range_start,
+        "range_end": index.range_end,
+        "recurring": index.recurring,
+        "expanded_until": index.expanded_until,
+        "last_modified": utcnow(),
+    }
+    objects = CalendarObject.__table__
+    connection = session.connection()
+    if existing_id is None:
+        inserted = objects.insert().values(collection_id=collection.id, href=href, **values)
+        object_id = connection.execute(inserted.returning(objects.c.id)).scalar_one()
     else:
-        obj = existing
-        session.execute(delete(Occurrence).where(Occurrence.object_id == obj.id))
-    obj.uid, obj.component, obj.etag, obj.text, obj.size = index.uid, index.component, etag, text, len(text)
-    obj.range_start, obj.range_end = index.range_start, index.range_end
-    obj.recurring, obj.expanded_until = index.recurring, index.expanded_until
-    obj.last_modified = utcnow()
-    session.flush()
-    _write_instances(session, collection, obj, index)
+        object_id = existing_id
+        connection.execute(delete(Occurrence.__table__).where(Occurrence.object_id == object_id))
+        connection.execute(objects.update().where(objects.c.id == object_id).values(**values))
+    _write_instances(session, collection, object_id, index)
     _record_change(session, collection, href, deleted=False)
-    return obj
+    return CalendarObject(id=object_id, collection_id=collection.id, href=href, **values)
 
 
 def delete_object(
@@ -353,16 +394,14 @@ def _check_preconditions(
         raise PreconditionFailed(href, if_match, actual)
 
 
-def _write_instances(
-    session: Session, collection: Collection, obj: CalendarObject, index: ObjectIndex
-) -> None:
+def _write_instances(session: Session, collection: Collection, object_id: int, index: ObjectIndex) -> None:
     if not index.instances:
         return
-    session.execute(
+    session.connection().execute(
         Occurrence.__table__.insert(),
         [
             {
-                "object_id": obj.id,
+                "object_id": object_id,
                 "collection_id": collection.id,
                 "start": i.start,
                 "end": i.end,
@@ -389,12 +428,12 @@ def _record_change(session: Session, collection: Collection, href: str, *, delet
         "revision": collection.revision,
         "deleted": deleted,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Change).values(**values)
+    insert = pg_insert if _on_postgresql(session) else sqlite_insert
+    statement = insert(Change.__table__).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["collection_id", "href"], set_={"revision": collection.revision, "deleted": deleted}
     )
-    session.execute(statement)
+    session.connection().execute(statement)
 
 
 # --- time-range candidates --------------------------------------------------------------------
@@ -411,7 +450,8 @@ def find_in_range(
     session: Session, collection: Collection, start: int, end: int, component: str | None = None
 ) -> list[Candidate]:
     """Objects that may have an instance overlapping [start, end), found through the index only."""
-    exact_query, maybe_query = _range_queries(select(CalendarObject), collection, start, end, component)
+    columns = select(CalendarObject)
+    exact_query, maybe_query = _range_queries(session, columns, collection, start, end, component)
     found = {obj.id: Candidate(obj, True) for obj in session.scalars(exact_query)}
     for obj in session.scalars(maybe_query):
         found.setdefault(obj.id, Candidate(obj, False))
@@ -440,7 +480,7 @@ def texts_in_range(
         CalendarObject.text,
         CalendarObject.recurring,
     )
-    exact_query, maybe_query = _range_queries(columns, collection, start, end, component)
+    exact_query, maybe_query = _range_queries(session, columns, collection, start, end, component)
     found = {row[0]: StoredText(*row[1:]) for row in db.plain_rows(session, exact_query)}
     for row in db.plain_rows(session, maybe_query):
         found.setdefault(row[0], StoredText(*row[1:], exact=False))
@@ -490,23 +530,31 @@ def _rows(session: Session, query: Select) -> list[Any]:
 
 
 def _range_queries(
-    columns: Select, collection: Collection, start: int, end: int, component: str | None
+    session: Session, columns: Select, collection: Collection, start: int, end: int, component: str | None
 ) -> tuple[Select, Select]:
     """(objects the index proves overlap [start, end), objects whose instances there are not indexed)."""
-    exact_ids = select(Occurrence.object_id).where(
-        *_overlapping_occurrences([collection.id], collection.max_span, start, end)
-    )
-    exact_query = columns.where(CalendarObject.id.in_(exact_ids))
+    if component:
+        columns = columns.where(CalendarObject.component == component)
+    overlapping = _overlapping_occurrences([collection.id], collection.max_span, start, end)
     maybe_query = columns.where(
         CalendarObject.collection_id == collection.id,
         CalendarObject.expanded_until < end,
         CalendarObject.range_start < end,
         CalendarObject.range_end > start,
     )
-    if component:
-        exact_query = exact_query.where(CalendarObject.component == component)
-        maybe_query = maybe_query.where(CalendarObject.component == component)
-    return exact_query, maybe_query
+    return columns.where(_object_of_occurrences(session, overlapping)), maybe_query
+
+
+def _object_of_occurrences(session: Session, conditions: list) -> ColumnElement[bool]:
+    """The object has an occurrence meeting ``conditions``, as primary-key lookups on PostgreSQL too.
+
+    There, ``IN (subquery)`` is planned as a join; once a range holds a few percent of a calendar
+    the planner hash-joins a scan of the whole table (a month of a 10,000-event calendar took twice
+    as long). ``= ANY(array of the ids)`` computes the ids once and looks each one up."""
+    if not _on_postgresql(session):
+        return CalendarObject.id.in_(select(Occurrence.object_id).where(*conditions))
+    id_array = select(func.array_agg(Occurrence.object_id)).where(*conditions)
+    return CalendarObject.id == any_(func.coalesce(id_array.scalar_subquery(), pg_array([], type_=Integer)))
 
 
 def _overlapping_occurrences(collection_ids: Sequence[int], max_span: int, start: int, end: int) -> list:
@@ -556,6 +604,10 @@ def busy_intervals(
         )
     )
     return intervals, unindexed
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _escape_like(value: str) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import requests
+from datetime import timedelta
 
-from caldee_dav import db, store
+import requests
+from sqlalchemy import select
+
+from caldee_dav import accounts, db, store
+from caldee_dav.models import ApiToken, utcnow
 from tests.conftest import TEST_MAX_RESOURCE_SIZE, Account, LiveServer, create_account
 
 EVENT = (
@@ -114,6 +118,42 @@ def test_wrong_credentials_get_401(live_server: LiveServer, account: Account) ->
         assert response.status_code == 401
     anonymous = requests.request("PROPFIND", calendar_url(live_server, account), timeout=10)
     assert anonymous.status_code == 401
+
+
+def test_token_login_needs_a_live_token_with_the_caldav_scope(
+    live_server: LiveServer, account: Account
+) -> None:
+    """A token is an app password only while it is live and holds ``caldav``; the fast path and
+    Radicale's own path refuse alike (PROPFIND Depth 1 and PUT are answered by the fast path)."""
+    api_only = create_account(live_server.database_url, scopes=["read:bookings"])
+    with db.write_unit(db.engine_for(live_server.database_url)) as session:
+        revoked = accounts.create_token(session, accounts.require_user(session, account.slug), name="old")
+        expired = accounts.create_token(session, accounts.require_user(session, account.slug), name="gone")
+        token = session.scalars(select(ApiToken).where(ApiToken.id == revoked.id)).one()
+        token.revoked_at = utcnow()
+        token = session.scalars(select(ApiToken).where(ApiToken.id == expired.id)).one()
+        token.expires_at = utcnow() - timedelta(seconds=1)
+    refused = [
+        (api_only, (api_only.slug, api_only.token)),
+        (account, (account.slug, revoked.secret)),
+        (account, (account.email, expired.secret)),
+    ]
+    for owner, auth in refused:
+        url = calendar_url(live_server, owner)
+        listing = requests.request("PROPFIND", url, auth=auth, headers={"Depth": "1"}, timeout=10)
+        written = requests.put(
+            url + "x.ics", data=EVENT.format(uid="x", summary="X"), auth=auth, headers=ICS, timeout=10
+        )
+        whole = requests.get(url, auth=auth, timeout=10)
+        assert (listing.status_code, written.status_code, whole.status_code) == (401, 401, 401), auth[0]
+    assert stored_hrefs(live_server, api_only) == []
+    assert stored_hrefs(live_server, account) == []
+    # The same user's live token (all scopes) logs in by slug or by email.
+    for login in (account.slug, account.email.upper()):
+        url = calendar_url(live_server, account)
+        auth = (login, account.token)
+        listing = requests.request("PROPFIND", url, auth=auth, headers={"Depth": "1"}, timeout=10)
+        assert listing.status_code == 207
 
 
 def test_other_users_calendar_is_not_readable(live_server: LiveServer, account: Account) -> None:

@@ -62,7 +62,7 @@ def answer_put(
     if (existing is not None and not same_uid) or (existing is None and other is not None):
         raise NotHandled  # Radicale answers 409 no-uid-conflict
     etag = ical.etag_of(text)
-    store.write_object(session, collection, target.item, existing, text, etag, index)
+    store.write_object(session, collection, target.item, existing.id if existing else None, text, etag, index)
     return DavAnswer("204 No Content" if same_uid else "201 Created", b"", [("ETag", etag)])
 
 
