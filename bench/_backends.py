@@ -214,15 +214,17 @@ def _wait_until_up(server: Server, probe: str) -> Server:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited early:\n{server.log_path.read_text()}")
         try:
-            requests.get(server.url + probe, timeout=2)
-            return server
+            if requests.get(server.url + probe, timeout=2).status_code < 500:
+                return server
         except requests.ConnectionError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"{server.name} did not start:\n{server.log_path.read_text()}")
 
 
-def start_caledee(name: str, database_url: str, workdir: Path) -> Server:
+def start_caledee(name: str, database_url: str, workdir: Path, *, workers: int = 1) -> Server:
+    """``caledee serve`` on a free loopback port, up when /health answers; ``Server.url`` is its root."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALEDEE_")}
     env.update(
@@ -230,6 +232,7 @@ def start_caledee(name: str, database_url: str, workdir: Path) -> Server:
             "CALEDEE_DATABASE_URL": database_url,
             "CALEDEE_HOST": "127.0.0.1",
             "CALEDEE_PORT": str(port),
+            "CALEDEE_WORKERS": str(workers),
             "CALEDEE_LOG_LEVEL": "warning",
             "CALEDEE_CONFIG": str(workdir / "absent.toml"),
             "PYTHONPATH": str(ROOT),
@@ -237,7 +240,7 @@ def start_caledee(name: str, database_url: str, workdir: Path) -> Server:
             "CALEDEE_DAV_FAST_PATH": os.environ.get("CALEDEE_DAV_FAST_PATH", "true"),
         }
     )
-    log_path = workdir / f"{name}.log"
+    log_path = workdir / f"{name}-{port}.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "caldee_dav.cli", "serve"],
         cwd=workdir,
@@ -245,7 +248,7 @@ def start_caledee(name: str, database_url: str, workdir: Path) -> Server:
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    return _wait_until_up(Server(name, f"http://127.0.0.1:{port}/dav", process, log_path), "/")
+    return _wait_until_up(Server(name, f"http://127.0.0.1:{port}", process, log_path), "/health")
 
 
 # --- Radicale -----------------------------------------------------------------------------------------

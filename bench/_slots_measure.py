@@ -8,18 +8,14 @@ import importlib
 import io
 import math
 import multiprocessing
-import os
 import pstats
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import _backends
 import _slots_scenario as scenario
 import requests
 
@@ -135,43 +131,6 @@ def book_worker(
 
 
 # --- servers ------------------------------------------------------------------------------------------
-
-
-def start_server(database_url: str, workdir: Path, workers: int) -> _backends.Server:
-    port = _backends.free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALEDEE_")}
-    env.update(
-        {
-            "CALEDEE_DATABASE_URL": database_url,
-            "CALEDEE_HOST": "127.0.0.1",
-            "CALEDEE_PORT": str(port),
-            "CALEDEE_WORKERS": str(workers),
-            "CALEDEE_LOG_LEVEL": "warning",
-            "CALEDEE_CONFIG": str(workdir / "absent.toml"),
-            "PYTHONPATH": str(_backends.ROOT),
-        }
-    )
-    log_path = workdir / f"server-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "caldee_dav.cli", "serve"],
-        cwd=workdir,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    server = _backends.Server("caledee", f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log_path.read_text()}")
-        try:
-            if requests.get(server.url + "/health", timeout=2).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
 
 
 # --- where the time goes ------------------------------------------------------------------------------

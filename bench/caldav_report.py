@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name}: loaded in {setup[f'load {name}']:.0f} s")
             server = _backends.start_caledee(name, url, workdir)
             try:
-                client = _dav.DavClient(server.url, _backends.USER, token)
+                client = _dav.DavClient(server.url + "/dav", _backends.USER, token)
                 suites[name] = run_suite(name, client, plan, args.repeat, args.repeat)
             finally:
                 server.stop()

@@ -52,7 +52,6 @@ from _slots_measure import (  # noqa: E402
     in_fresh_process,
     log,
     median,
-    start_server,
     time_availability,
     time_naive,
     timed_http,
@@ -178,7 +177,7 @@ class Backend:
 
     def over_http(self, run: Availability, starts: list[str]) -> None:
         """Availability end to end, then sequential bookings, against one server worker."""
-        server = start_server(self.url, self.workdir, workers=1)
+        server = _backends.start_caledee("caledee", self.url, self.workdir, workers=1)
         try:
             with requests.Session() as session:
                 session.headers["Authorization"] = f"Bearer {self.host.token}"
@@ -205,7 +204,7 @@ class Backend:
         """Two client processes booking interleaved free slots against `caledee serve --workers 2`."""
         if not starts:
             return
-        server = start_server(self.url, self.workdir, workers=2)
+        server = _backends.start_caledee("caledee", self.url, self.workdir, workers=2)
         try:
             context = multiprocessing.get_context("spawn")
             barrier, queue = context.Barrier(2), context.Queue()

@@ -103,12 +103,21 @@ def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     listing returns 10,000 rows or more. Values come as the driver returns them: no type
     conversion, so this is only for columns whose stored form is the Python value (not datetimes).
     """
-    # Executed as usual (SQLAlchemy's statement cache, expanding IN), then read from the driver's cursor.
-    result = session.connection().execute(query)
-    try:
-        return result.cursor.fetchall()  # type: ignore[union-attr]
-    finally:
-        result.close()
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        # Executed as usual (SQLAlchemy's statement cache, expanding IN), read from the driver's cursor.
+        result = connection.execute(query)
+        try:
+            return result.cursor.fetchall()  # type: ignore[union-attr]
+        finally:
+            result.close()
+    # psycopg's binary format: text and bytea arrive as they are stored, not as text to parse (bytea
+    # in text format is hex, twice the size). SQLAlchemy cannot ask for it, so the statement is
+    # compiled here and run on a binary cursor.
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    with connection.connection.cursor(binary=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
 
 
 def ping(engine: Engine) -> bool:

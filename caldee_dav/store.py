@@ -17,13 +17,16 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    LargeBinary,
     Select,
     Update,
     and_,
     any_,
+    cast,
     delete,
     event,
     func,
+    literal_column,
     or_,
     select,
     union_all,
@@ -463,7 +466,7 @@ class StoredText(NamedTuple):
 
     href: str
     etag: str
-    text: str
+    data: bytes  # the text, UTF-8: answers are bytes, and a thousand texts join faster as bytes
     recurring: bool
     # As in Candidate: False means the index cannot tell (instances beyond the horizon): parse.
     exact: bool = True
@@ -477,7 +480,7 @@ def texts_in_range(
         CalendarObject.id,
         CalendarObject.href,
         CalendarObject.etag,
-        CalendarObject.text,
+        _utf8(session, CalendarObject.text),
         CalendarObject.recurring,
     )
     exact_query, maybe_query = _range_queries(session, columns, collection, start, end, component)
@@ -489,12 +492,26 @@ def texts_in_range(
 
 def texts_of_component(session: Session, collection_id: int, component: str) -> list[StoredText]:
     """Every object of one component type (a calendar-query without a time-range)."""
-    rows = session.connection().execute(
-        select(CalendarObject.href, CalendarObject.etag, CalendarObject.text, CalendarObject.recurring)
+    query = (
+        select(
+            CalendarObject.href,
+            CalendarObject.etag,
+            _utf8(session, CalendarObject.text),
+            CalendarObject.recurring,
+        )
         .where(CalendarObject.collection_id == collection_id, CalendarObject.component == component)
         .order_by(CalendarObject.href)
     )
-    return [StoredText(*row) for row in rows]
+    return [StoredText(*row) for row in db.plain_rows(session, query)]
+
+
+def _utf8(session: Session, column: Any) -> ColumnElement[bytes]:
+    """A text column read as its UTF-8 bytes (a text with non-ASCII characters is four times larger
+    in Python than its bytes, and slower to join and encode)."""
+    if _on_postgresql(session):
+        # Not CAST(... AS bytea), which would read backslashes as escapes.
+        return func.convert_to(column, literal_column("'UTF8'"), type_=LargeBinary)
+    return cast(column, LargeBinary)
 
 
 def list_objects(

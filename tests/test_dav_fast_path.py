@@ -115,7 +115,14 @@ OBJECTS = {
         )
     ),
     "plain.ics": calendar(
-        vevent("plain", "DTSTART:20270401T100000Z", "DTEND:20270401T110000Z", "SUMMARY:Call & <notes>")
+        vevent(
+            "plain",
+            "DTSTART:20270401T100000Z",
+            "DTEND:20270401T110000Z",
+            "SUMMARY:Call & <notes>",
+            # Non-ASCII text and iCalendar's backslash escapes must come back byte for byte.
+            "DESCRIPTION:Café with Zoë ☕\\, then notes\\nline two",
+        )
     ),
     # Floating time: no zone, read as UTC by the index (and by Radicale's filter).
     "floating.ics": calendar(
@@ -258,6 +265,7 @@ def test_time_range_query_matches_radicale(servers: Servers) -> None:
     }
     plain = next(props for href, props in answer.items() if href.endswith("/plain.ics"))
     assert "SUMMARY:Call & <notes>" in plain[f"{CALDAV}calendar-data"][1]
+    assert "DESCRIPTION:Café with Zoë ☕\\, then notes\\nline two" in plain[f"{CALDAV}calendar-data"][1]
     assert plain[f"{DAV}displayname"][0] == 404  # asked for, not a property of an event
 
 

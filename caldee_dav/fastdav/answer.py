@@ -38,8 +38,9 @@ class DavAnswer:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
-def xml_answer(body: str) -> DavAnswer:
-    return DavAnswer("207 Multi-Status", body.encode(), [("Content-Type", "text/xml; charset=utf-8")])
+def xml_answer(body: str | bytes) -> DavAnswer:
+    data = body.encode() if isinstance(body, str) else body
+    return DavAnswer("207 Multi-Status", data, [("Content-Type", "text/xml; charset=utf-8")])
 
 
 def _accept_encodings(environ: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ OPENING = (
     '<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
 )
 CLOSING = "</D:multistatus>"
+OPENING_BYTES, CLOSING_BYTES = OPENING.encode(), CLOSING.encode()
 OK = "<D:status>HTTP/1.1 200 OK</D:status>"
 NOT_FOUND = "<D:status>HTTP/1.1 404 Not Found</D:status>"
 
@@ -29,13 +30,20 @@ def element(clark: str, text: str | None = None) -> str:
     return f"<{opening}>{escape(text)}</{closing}>"
 
 
-def escape_text(text: str) -> str:
-    """``escape`` that does not copy text with nothing to escape (most iCalendar data)."""
-    return escape(text) if "&" in text or "<" in text or ">" in text else text
+def escape_bytes(data: bytes) -> bytes:
+    """XML-escaped UTF-8 text (the three characters are single bytes in UTF-8); most iCalendar data
+    has none of them and is returned as it is, uncopied."""
+    if b"&" in data:
+        data = data.replace(b"&", b"&amp;")
+    if b"<" in data:
+        data = data.replace(b"<", b"&lt;")
+    if b">" in data:
+        data = data.replace(b">", b"&gt;")
+    return data
 
 
-def document(responses: Iterable[str]) -> str:
-    return OPENING + "".join(responses) + CLOSING
+def document_bytes(pieces: list[bytes]) -> bytes:
+    return b"".join([OPENING_BYTES, *pieces, CLOSING_BYTES])
 
 
 def fill(markup: list[str], columns: list[int], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -54,3 +62,15 @@ def fill(markup: list[str], columns: list[int], rows: Iterable[Sequence[object]]
     a, b, c, d, e = markup
     i, j, k = columns[1:]
     return [f"{a}{row[0]}{b}{row[i]}{c}{row[j]}{d}{row[k]}{e}" for row in rows]
+
+
+def fill_bytes(markup: list[bytes], columns: list[int], rows: Iterable[Sequence[bytes]]) -> list[bytes]:
+    """``fill`` for bytes, as one flat list of pieces (bytes have no f-strings)."""
+    pieces: list[bytes] = []
+    gaps = list(zip(columns, markup[1:], strict=True))
+    for row in rows:
+        pieces.append(markup[0])
+        for column, after in gaps:
+            pieces.append(row[column])
+            pieces.append(after)
+    return pieces

@@ -21,27 +21,29 @@ def answer_calendar_query(session: Session, target: DavTarget, query: CalendarQu
         stored = store.texts_in_range(session, collection, query.start, query.end, query.component)
     else:
         stored = store.texts_of_component(session, collection.id, query.component)
-    return xml_answer(multistatus.document(_responses(target, query, stored)))
+    return xml_answer(multistatus.document_bytes(_responses(target, query, stored)))
 
 
-def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.StoredText]) -> list[str]:
+def _responses(target: DavTarget, query: CalendarQuery, stored: list[store.StoredText]) -> list[bytes]:
+    """The responses as UTF-8 pieces: stored data is joined as bytes, never decoded (only what must
+    be parsed is)."""
     window = _filter_window(query)
     expand = _expand_window(query, window)
     markup, columns = _response_markup(target, query)
     rows = []
     for obj in stored:
-        if not obj.exact and window is not None and not overlaps(obj.text, *window):
+        if not obj.exact and window is not None and not overlaps(obj.data.decode(), *window):
             continue
-        data = obj.text
+        data = obj.data
         if expand is not None and obj.recurring and query.component == "VEVENT":
-            expanded = expanded_text(obj.text, *expand)
+            expanded = expanded_text(obj.data.decode(), *expand)
             if expanded is None:
                 continue  # no instance in the expand range
-            data = expanded
+            data = expanded.encode()
         name = obj.href if SAFE_NAME.fullmatch(obj.href) else quote(obj.href)
         # ETags are quoted hex digests (ical.etag_of): nothing to escape.
-        rows.append((name, obj.etag, multistatus.escape_text(data)))
-    return multistatus.fill(markup, columns, rows)
+        rows.append((name.encode(), obj.etag.encode(), multistatus.escape_bytes(data)))
+    return multistatus.fill_bytes([part.encode() for part in markup], columns, rows)
 
 
 def _response_markup(target: DavTarget, query: CalendarQuery) -> tuple[list[str], list[int]]:
