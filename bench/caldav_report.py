@@ -101,40 +101,59 @@ class Suite:
         return statistics.median(self.times[op])
 
 
-def run_suite(name: str, client: _dav.DavClient, plan: Plan, repeat: int, expand_repeat: int) -> Suite:
+def run_suites(
+    clients: dict[str, _dav.DavClient], plan: Plan, runs: dict[str, dict[str, int]]
+) -> dict[str, Suite]:
+    """Every operation on every server, interleaved: run k of an operation goes to each server in
+    turn (the order rotating from run to run) before run k+1. The machine's speed drifts over minutes
+    (a shared VM); interleaving puts that drift into every server's figures alike instead of into
+    their ratio. ``runs[server][op]``: how many timed runs (the baseline's expand takes minutes)."""
     path = _backends.CALENDAR_PATH
-    suite = Suite()
+    suites = {name: Suite() for name in clients}
+    names = list(clients)
     week = _dav.calendar_query(*WEEK)
-    log(f"{name}: warm-up (untimed PROPFIND and one-week query)")
-    client.xml("PROPFIND", path, _dav.PROPFIND_ETAGS, depth="1")
-    client.xml("REPORT", path, week, depth="1")
-    reads: list[tuple[str, str, str, str, Callable[[list[_dav.Response]], object], int]] = [
-        ("propfind", "PROPFIND", _dav.PROPFIND_ETAGS, "1", _dav.hrefs, repeat),
-        ("week", "REPORT", week, "1", _dav.uids, repeat),
-        ("month", "REPORT", _dav.calendar_query(*MONTH), "1", _dav.uids, repeat),
-        ("expand", "REPORT", _dav.calendar_query(*WEEK, expand=True), "1", _dav.instances, expand_repeat),
+    for name, client in clients.items():
+        log(f"{name}: warm-up (untimed PROPFIND and one-week query)")
+        client.xml("PROPFIND", path, _dav.PROPFIND_ETAGS, depth="1")
+        client.xml("REPORT", path, week, depth="1")
+
+    def in_turn(k: int) -> list[str]:
+        return names[k % len(names) :] + names[: k % len(names)]
+
+    reads: list[tuple[str, str, str, Callable[[list[_dav.Response]], object]]] = [
+        ("propfind", "PROPFIND", _dav.PROPFIND_ETAGS, _dav.hrefs),
+        ("week", "REPORT", week, _dav.uids),
+        ("month", "REPORT", _dav.calendar_query(*MONTH), _dav.uids),
+        ("expand", "REPORT", _dav.calendar_query(*WEEK, expand=True), _dav.instances),
     ]
-    for op, method, body, depth, reduce, runs in reads:
-        for _ in range(runs):
-            timed = client.xml(method, path, body, depth=depth)
-            suite.record(op, timed.ms, reduce(_dav.parse_multistatus(timed.response.content)))
-        log(f"{name}: {op} {suite.median(op):.1f} ms ({runs} run(s))")
-    for event in plan.timed_puts:
-        timed = client.put(path + event.href, event.text, new=True)
-        suite.record("put", timed.ms, timed.response.status_code)
-        client.delete(path + event.href)
-    log(f"{name}: put {suite.median('put'):.1f} ms")
-    for ops in plan.sync_rounds:
-        token = client.sync_token(path)
-        for href, text in ops:
-            if text is None:
-                client.delete(path + href)
-            else:
-                client.put(path + href, text, new=False)
-        timed = client.xml("REPORT", path, _dav.sync_collection(token))
-        suite.record("sync", timed.ms, _dav.sync_changes(_dav.parse_multistatus(timed.response.content)))
-    log(f"{name}: sync {suite.median('sync'):.1f} ms")
-    return suite
+    for op, method, body, reduce in reads:
+        for k in range(max(runs[name][op] for name in names)):
+            for name in in_turn(k):
+                if k < runs[name][op]:
+                    timed = clients[name].xml(method, path, body, depth="1")
+                    suites[name].record(op, timed.ms, reduce(_dav.parse_multistatus(timed.response.content)))
+        log(op + ": " + ", ".join(f"{name} {suites[name].median(op):.1f} ms" for name in names))
+    for k, event in enumerate(plan.timed_puts):
+        for name in in_turn(k):
+            timed = clients[name].put(path + event.href, event.text, new=True)
+            suites[name].record("put", timed.ms, timed.response.status_code)
+            clients[name].delete(path + event.href)
+    log("put: " + ", ".join(f"{name} {suites[name].median('put'):.1f} ms" for name in names))
+    for k, ops in enumerate(plan.sync_rounds):
+        for name in in_turn(k):
+            client = clients[name]
+            token = client.sync_token(path)
+            for href, text in ops:
+                if text is None:
+                    client.delete(path + href)
+                else:
+                    client.put(path + href, text, new=False)
+            timed = client.xml("REPORT", path, _dav.sync_collection(token))
+            suites[name].record(
+                "sync", timed.ms, _dav.sync_changes(_dav.parse_multistatus(timed.response.content))
+            )
+    log("sync: " + ", ".join(f"{name} {suites[name].median('sync'):.1f} ms" for name in names))
+    return suites
 
 
 # --- checks and report ----------------------------------------------------------------------------------
@@ -315,30 +334,30 @@ def main(argv: list[str] | None = None) -> int:
     databases = {"caledee-sqlite": f"sqlite:///{workdir / 'caledee.db'}"}
     if args.postgres:
         databases["caledee-pg"] = _backends.create_postgres_database(args.postgres, args.pg_database)
-    suites: dict[str, Suite] = {}
+    servers: list[_backends.Server] = []
     try:
+        clients: dict[str, _dav.DavClient] = {}
+        runs: dict[str, dict[str, int]] = {}
         for name, url in databases.items():
             started = time.perf_counter()
             token = _backends.load_caledee(url, objects)
             setup[f"load {name}"] = time.perf_counter() - started
             log(f"{name}: loaded in {setup[f'load {name}']:.0f} s")
-            server = _backends.start_caledee(name, url, workdir)
-            try:
-                client = _dav.DavClient(server.url + "/dav", _backends.USER, token)
-                suites[name] = run_suite(name, client, plan, args.repeat, args.repeat)
-            finally:
-                server.stop()
+            servers.append(_backends.start_caledee(name, url, workdir))
+            clients[name] = _dav.DavClient(servers[-1].url + "/dav", _backends.USER, token)
+            runs[name] = dict.fromkeys(OPERATIONS, args.repeat)
         if not args.skip_baseline:
             started = time.perf_counter()
             folder = workdir / "radicale"
             _backends.write_radicale_files(folder, objects)
             setup["write radicale files"] = time.perf_counter() - started
-            server = _backends.start_radicale(folder, workdir)
-            try:
-                client = _dav.DavClient(server.url, _backends.USER, _backends.PASSWORD)
-                suites[BASELINE] = run_suite(BASELINE, client, plan, args.repeat, args.baseline_expand_repeat)
-            finally:
-                server.stop()
+            servers.append(_backends.start_radicale(folder, workdir))
+            clients[BASELINE] = _dav.DavClient(servers[-1].url, _backends.USER, _backends.PASSWORD)
+            runs[BASELINE] = {**dict.fromkeys(OPERATIONS, args.repeat), "expand": args.baseline_expand_repeat}
+        suites = run_suites(clients, plan, runs)
+        for server in servers:
+            server.stop()
+        servers.clear()
         del objects
         notes: list[str] = []
         problems = compare(suites, plan, notes)
@@ -382,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     finally:
+        for server in servers:
+            server.stop()
         if args.postgres and not args.keep:
             _backends.drop_postgres_database(args.postgres, args.pg_database)
         if args.keep:

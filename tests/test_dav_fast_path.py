@@ -360,6 +360,51 @@ def test_depth_one_listing_matches_radicale(servers: Servers) -> None:
     assert kinds[0] == kinds[1] == {f"{DAV}collection", f"{CALDAV}calendar"}
 
 
+def test_listing_follows_changes_made_by_any_process(servers: Servers) -> None:
+    """The fast listing is kept per process and updated from the change log: after edits, deletions,
+    new names, changes made by the other server process and a calendar deleted and made again, it
+    still equals Radicale's."""
+    view = Servers(servers.fast, servers.radicale, create_account(servers.fast.database_url))
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
+        "<D:getetag/><D:getcontenttype/><D:resourcetype/></D:prop></D:propfind>"
+    )
+    ics = {"Content-Type": "text/calendar"}
+
+    def put(server: LiveServer, name: str, summary: str) -> None:
+        text = calendar(
+            vevent(name, "DTSTART:20270401T100000Z", "DTEND:20270401T110000Z", f"SUMMARY:{summary}")
+        )
+        assert view.request(server, "PUT", name, text, **ics).status_code in (201, 204)
+
+    def delete(server: LiveServer, name: str) -> None:
+        assert view.request(server, "DELETE", name).status_code in (200, 204)
+
+    def listings_agree() -> set[str]:
+        fast = view.request(view.fast, "PROPFIND", "", body, Depth="1")
+        slow = view.request(view.radicale, "PROPFIND", "", body, Depth="1")
+        assert fast.headers.get(FAST_HEADER) == "store" and FAST_HEADER not in slow.headers
+        assert by_href(fast) == by_href(slow)
+        return {unquote(href.rstrip("/").rsplit("/", 1)[1]) for href in by_href(fast)}
+
+    for name in ("a.ics", "b.ics", "c.ics"):
+        put(view.radicale, name, "First")
+    assert listings_agree() == {"calendar", "a.ics", "b.ics", "c.ics"}
+    put(view.radicale, "a.ics", "Edited elsewhere")
+    delete(view.radicale, "b.ics")
+    put(view.radicale, "d e.ics", "A name to quote")
+    assert listings_agree() == {"calendar", "a.ics", "c.ics", "d e.ics"}
+    put(view.fast, "f.ics", "Here")
+    delete(view.radicale, "c.ics")
+    put(view.fast, "a.ics", "Edited here")
+    assert listings_agree() == {"calendar", "a.ics", "d e.ics", "f.ics"}
+    assert view.request(view.radicale, "DELETE").status_code in (200, 204)
+    made = view.request(view.radicale, "MKCALENDAR", "", "", **{"Content-Type": "application/xml"})
+    assert made.status_code == 201, made.text
+    put(view.radicale, "g.ics", "In the new calendar")
+    assert listings_agree() == {"calendar", "g.ics"}
+
+
 def test_unsupported_requests_are_answered_by_radicale(servers: Servers) -> None:
     selective = calendar_query(WEEK).replace(
         "<C:calendar-data/>", '<C:calendar-data><C:comp name="VCALENDAR"/></C:calendar-data>'

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from caldee_dav import db
 from caldee_dav.config import Settings
 from caldee_dav.fastdav.answer import DavAnswer, NotHandled
+from caldee_dav.fastdav.listing_cache import ListingCache
 from caldee_dav.fastdav.propfind import answer_listing
 from caldee_dav.fastdav.put import IndexLimits, Preconditions, answer_put, parse_put
 from caldee_dav.fastdav.queries import DAV, read_calendar_query, read_listing_props, read_sync_request
@@ -24,6 +25,7 @@ class FastDav:
     def __init__(self, settings: Settings) -> None:
         self.engine = db.engine_for(settings.database_url)
         self.logins = LoginChecker(self.engine)
+        self.listings = ListingCache()
         self.limits = IndexLimits(
             settings.occurrence_horizon_days * 86400, settings.max_occurrences_per_object
         )
@@ -56,7 +58,7 @@ class FastDav:
     def _listing(self, environ: dict[str, Any], root: Any) -> DavAnswer:
         props = read_listing_props(root)
         with db.read_unit(self.engine) as session:
-            return answer_listing(session, self._calendar_target(environ, session), props)
+            return answer_listing(session, self._calendar_target(environ, session), props, self.listings)
 
     def _calendar_target(self, environ: dict[str, Any], session: Session) -> DavTarget:
         """The calendar a REPORT or PROPFIND is for, the login checked in the request's read unit."""

@@ -37,14 +37,22 @@ def list_items(
     )
 
 
-def item_responses(target: DavTarget, listed: Sequence[Row], props: tuple[str, ...]) -> list[str]:
-    """One ``<response>`` per row of ``list_items``, in ``props`` order.
+def item_responses(
+    target: DavTarget,
+    listed: Sequence[Sequence[object]],
+    props: tuple[str, ...],
+    names_safe: bool | None = None,
+) -> list[str]:
+    """One ``<response>`` per row of ``list_items`` (or of the listing cache, whose rows always hold
+    the component), in ``props`` order. ``names_safe``: whether no href needs quoting, if known.
 
     A listing can hold 100,000 items, so this is written for speed: rows are indexed, not read by
     attribute; the calendar's path and the markup between values are constants; and each response
     is one f-string of at most four values (href, then etag, component, last-modified as asked)."""
-    rows: Sequence[Sequence[object]] = listed
-    if not all_safe([row[0] for row in listed]):
+    rows = listed
+    if names_safe is None:
+        names_safe = all_safe([row[0] for row in listed])  # type: ignore[misc]
+    if not names_safe:
         rows = [(quote(row[0]), *row[1:]) for row in listed]
     if GETLASTMODIFIED in props:
         rows = [(*row[:-1], http_date(row[-1])) for row in rows]

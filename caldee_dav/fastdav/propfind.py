@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from caldee_dav import store
 from caldee_dav.fastdav.answer import DavAnswer, xml_answer
 from caldee_dav.fastdav.listing import item_responses, list_items
+from caldee_dav.fastdav.listing_cache import ListingCache
 from caldee_dav.fastdav.queries import GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
 from caldee_dav.fastdav.target import DavTarget, require_calendar
 from caldee_dav.models import Collection
 from caldee_dav.radicale_collection import collection_etag, http_date
 
+CLOSING = "</multistatus>"
 OPENING = (
     "<?xml version='1.0' encoding='utf-8'?>\n"
     '<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
 )
 
 
-def answer_listing(session: Session, target: DavTarget, props: tuple[str, ...]) -> DavAnswer:
+def answer_listing(
+    session: Session, target: DavTarget, props: tuple[str, ...], cache: ListingCache
+) -> DavAnswer:
     collection = require_calendar(session, target)
-    listed = list_items(session, collection.id, props)
-    items = item_responses(target, listed, props)
-    body = OPENING + _calendar_response(target, collection, props) + "".join(items) + "</multistatus>"
-    return xml_answer(body)
+    if GETLASTMODIFIED in props:
+        listed: Sequence[Sequence[object]] = list_items(session, collection.id, props)
+        items = item_responses(target, listed, props)
+    else:  # rows of (href, etag, component): what every other listable property shows
+        listed, names_safe = cache.rows(session, collection)
+        items = item_responses(target, listed, props, names_safe)
+    return xml_answer("".join([OPENING, _calendar_response(target, collection, props), *items, CLOSING]))
 
 
 def _calendar_response(target: DavTarget, collection: Collection, props: tuple[str, ...]) -> str:
