@@ -239,10 +239,10 @@ def instances_in(engine: Engine, host: Host, start: datetime, end: datetime) -> 
     """Opaque, not cancelled calendar instances overlapping [start, end), from the index."""
     with db.read_unit(engine) as session:
         collection = store.require_collection(session, host.calendar_path)
-        found, _ = store.busy_intervals(
-            session, [collection.id], int(start.timestamp()), int(end.timestamp())
+        rows = store.busy_index_rows(
+            session, [collection.id], collection.max_span, int(start.timestamp()), int(end.timestamp())
         )
-        return len(found)
+        return sum(1 for kind, _, _ in rows if kind != store.BUSY_BEYOND)
 
 
 def slot_texts(slots: Sequence[Slot], zone: str = TIMEZONE) -> list[str]:

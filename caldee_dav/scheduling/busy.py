@@ -25,25 +25,11 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import (
-    BigInteger,
-    CompoundSelect,
-    Integer,
-    Row,
-    Select,
-    String,
-    and_,
-    bindparam,
-    cast,
-    literal_column,
-    or_,
-    select,
-    union_all,
-)
+from sqlalchemy import Select, String, bindparam, cast, or_, select
 from sqlalchemy.orm import Session
 
-from caldee_dav import ical
-from caldee_dav.models import Booking, CalendarObject, Collection, Occurrence, User
+from caldee_dav import ical, store
+from caldee_dav.models import Booking, CalendarObject, Collection, User
 from caldee_dav.scheduling.availability import Interval, merge
 
 log = logging.getLogger(__name__)
@@ -150,11 +136,14 @@ def calendar_busy(
     local_days = _LocalDays(zone)
     spans: list[tuple[int, int]] = []
     beyond_ids: list[int] = []
-    for kind, first, last in _read_index(session, calendars, query_start, query_end, exclude_uids):
-        if kind == _BEYOND:
+    rows = store.busy_index_rows(
+        session, calendars.ids, calendars.max_span, query_start, query_end, exclude_uids
+    )
+    for kind, first, last in rows:
+        if kind == store.BUSY_BEYOND:
             beyond_ids.append(first)
             continue
-        if kind == _ALL_DAY:
+        if kind == store.BUSY_ALL_DAY:
             first, last = local_days.span(first, last)
         if first < upper and last > lower:
             spans.append((first, last))
@@ -164,97 +153,11 @@ def calendar_busy(
     ]
     beyond_index = [
         interval
-        for obj in _objects(session, beyond_ids)
+        for obj in store.objects_by_id(session, beyond_ids)
         for interval in _expand_beyond_index(obj, zone, start - ALL_DAY_SLACK, end + ALL_DAY_SLACK)
         if interval.start < end and interval.end > start
     ]
     return merge(result + beyond_index) if beyond_index else result
-
-
-# The kinds of row of the index statement.
-_TIMED, _ALL_DAY, _BEYOND = 0, 1, 2
-
-
-def _index_statement(*, excluding: bool) -> CompoundSelect:
-    """One statement (one round trip on PostgreSQL) for both parts of a window's busy time, as rows
-    (kind, start, end) of POSIX seconds:
-
-    * _TIMED or _ALL_DAY (the all_day flag as a number): the opaque, not-cancelled indexed instances
-      overlapping [:start, :end) in the collections :ids (those starting before :earliest_start, :start
-      minus the longest instance, cannot reach it);
-    * _BEYOND, with the object id as start: objects overlapping [:start, :end) whose instances there lie
-      beyond the indexing horizon; the caller expands those.
-
-    ``excluding``: leave out the objects whose UID is in :excluded_uids (a booking being moved).
-
-    Built once with bound parameters: building and caching a statement this size costs about as much as
-    running it on SQLite. Three narrow columns: on PostgreSQL, moving and converting the rows is most of
-    the statement's time.
-    """
-    ids = bindparam("ids", type_=Integer, expanding=True)
-    start, end = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
-    # A number, not a subquery: PostgreSQL then estimates the rows of the range and reads them faster.
-    earliest_start = bindparam("earliest_start", type_=BigInteger)
-    instance_filters = [
-        Occurrence.collection_id.in_(ids),
-        # The (collection, start) index bounds the scan to instances starting in [earliest_start, end).
-        Occurrence.start < end,
-        Occurrence.start >= earliest_start,
-        Occurrence.end > start,
-        Occurrence.transparent.is_(False),
-        Occurrence.cancelled.is_(False),
-    ]
-    object_filters = [
-        CalendarObject.collection_id.in_(ids),
-        CalendarObject.component == "VEVENT",
-        CalendarObject.expanded_until < end,
-        and_(CalendarObject.range_start < end, CalendarObject.range_end > start),
-    ]
-    if excluding:
-        uids = bindparam("excluded_uids", type_=String, expanding=True)
-        excluded_ids = select(CalendarObject.id).where(
-            CalendarObject.collection_id.in_(ids), CalendarObject.uid.in_(uids)
-        )
-        instance_filters.append(Occurrence.object_id.not_in(excluded_ids))
-        object_filters.append(CalendarObject.uid.not_in(uids))
-    instances = select(cast(Occurrence.all_day, Integer), Occurrence.start, Occurrence.end).where(
-        *instance_filters
-    )
-    beyond = select(literal_column(str(_BEYOND)), CalendarObject.id, literal_column("0")).where(
-        *object_filters
-    )
-    return union_all(instances, beyond)
-
-
-_INDEX_STATEMENT = _index_statement(excluding=False)
-_INDEX_STATEMENT_EXCLUDING = _index_statement(excluding=True)
-
-
-def _read_index(
-    session: Session,
-    calendars: BusyCalendars,
-    start: int,
-    end: int,
-    exclude_uids: AbstractCollection[str],
-) -> Sequence[Row[tuple[int, int, int]]]:
-    """The rows of the index statement for [start, end) in ``calendars``."""
-    parameters: dict[str, object] = {
-        "ids": calendars.ids,
-        "start": start,
-        "end": end,
-        "earliest_start": start - calendars.max_span,
-    }
-    statement = _INDEX_STATEMENT
-    if exclude_uids:
-        statement, parameters["excluded_uids"] = _INDEX_STATEMENT_EXCLUDING, list(exclude_uids)
-    # Core rows, fetched at once: the ORM's per-row processing would cost more than the query itself.
-    return session.connection().execute(statement, parameters).all()
-
-
-def _objects(session: Session, object_ids: list[int]) -> list[CalendarObject]:
-    if not object_ids:
-        return []
-    return list(session.scalars(select(CalendarObject).where(CalendarObject.id.in_(object_ids))))
 
 
 def _merge_seconds(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
