@@ -348,16 +348,18 @@ def write_object(
     connection = session.connection()
     if existing_id is None and _on_postgresql(session):
         object_id = _insert_in_one_statement(session, collection, href, values, index)
-        return CalendarObject(id=object_id, collection_id=collection.id, href=href, **values)
-    if existing_id is None:
-        inserted = objects.insert().values(collection_id=collection.id, href=href, **values)
-        object_id = connection.execute(inserted.returning(objects.c.id)).scalar_one()
     else:
-        object_id = existing_id
-        connection.execute(delete(Occurrence.__table__).where(Occurrence.object_id == object_id))
-        connection.execute(objects.update().where(objects.c.id == object_id).values(**values))
-    _write_instances(session, collection, object_id, index)
-    _record_change(session, collection, href, deleted=False)
+        if existing_id is None:
+            inserted = objects.insert().values(collection_id=collection.id, href=href, **values)
+            object_id = connection.execute(inserted.returning(objects.c.id)).scalar_one()
+        else:
+            object_id = existing_id
+            connection.execute(delete(Occurrence.__table__).where(Occurrence.object_id == object_id))
+            connection.execute(objects.update().where(objects.c.id == object_id).values(**values))
+        _write_instances(session, collection, object_id, index)
+        _record_change(session, collection, href, deleted=False)
+    if index.instances:
+        _widen_span(session, collection, max(i.end - i.start for i in index.instances))
     return CalendarObject(id=object_id, collection_id=collection.id, href=href, **values)
 
 
@@ -432,7 +434,6 @@ def _insert_in_one_statement(
         )
         names = ["object_id", "collection_id", *(c.name for c in INSTANCE_COLUMNS)]
         statement = statement.add_cte(occurrences.insert().from_select(names, rows).cte("new_instances"))
-        _widen_span(session, collection, max(i.end - i.start for i in index.instances))
     returning = statement.returning(select(new_object.c.id).scalar_subquery())
     return session.connection().execute(returning).scalar_one()
 
@@ -465,7 +466,6 @@ def _write_instances(session: Session, collection: Collection, object_id: int, i
             for i in index.instances
         ],
     )
-    _widen_span(session, collection, max(i.end - i.start for i in index.instances))
 
 
 def _widen_span(session: Session, collection: Collection, span: int) -> None:
