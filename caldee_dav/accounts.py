@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -203,20 +203,24 @@ def caldav_token_owner(session: Session, login: str, secret: str) -> str | None:
     """The slug of ``login`` when ``secret`` is one of that user's live tokens with the ``caldav``
     scope. One query (a CalDAV client sends its token with every request)."""
     login = login.strip()
-    query = (
-        select(User.slug, ApiToken.scopes)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == hash_token(secret),
-            (User.slug == login) | (User.email == login.lower()),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at.is_(None) | (ApiToken.expires_at > utcnow()),
-        )
-    )
-    row = session.execute(query).first()
+    params = {"token_hash": hash_token(secret), "slug": login, "email": login.lower(), "now": utcnow()}
+    row = session.execute(_TOKEN_OWNER, params).first()
     if row is None or CALDAV_SCOPE not in (row.scopes or ()):
         return None
     return row.slug
+
+
+# Built once: SQLAlchemy memoizes a statement's cache key, and this one runs on every CalDAV request.
+_TOKEN_OWNER = (
+    select(User.slug, ApiToken.scopes)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        (User.slug == bindparam("slug")) | (User.email == bindparam("email")),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at.is_(None) | (ApiToken.expires_at > bindparam("now")),
+    )
+)
 
 
 # --- calendars --------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ def http_date(value: Any) -> str:
 
 
 def collection_etag(collection: Collection) -> str:
-    """Changes with every write to the collection: its id and revision."""
-    return f'"{collection.id}-{collection.revision}"'
+    """Changes with every write to the collection (and differs from a deleted one's with the same id)."""
+    return f'"{store.collection_version(collection)}"'
 
 
 class DavCollection(radicale_storage.BaseCollection):

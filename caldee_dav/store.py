@@ -9,7 +9,7 @@ handed out in commit order.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,11 +19,13 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CompoundSelect,
+    Insert,
     Integer,
     LargeBinary,
     Row,
     Select,
     String,
+    Table,
     Update,
     and_,
     any_,
@@ -32,7 +34,6 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -41,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import column as sa_column
-from sqlalchemy import values as sa_values
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -165,18 +166,17 @@ def bump_revision(session: Session, collection: Collection) -> int:
 
 def lock_collection_for_write(session: Session, path: str) -> Collection | None:
     """``get_collection`` and ``bump_revision`` in one statement, for a writer that knows it will
-    change the collection: the row comes back locked with this transaction's revision. It must be
-    the transaction's first bump of that collection (one revision per transaction)."""
+    change the collection: the row comes back locked with this transaction's revision, as a detached
+    object (read with Core: this is on the path of every CalDAV PUT). It must be the transaction's
+    first bump of that collection (one revision per transaction)."""
     bumped: dict[int, int] = session.info.setdefault(BUMPED_REVISIONS, {})
-    collection = session.scalars(
-        _bump(Collection.path == path).returning(Collection),
-        execution_options={"synchronize_session": False},
-    ).first()
-    if collection is not None:
-        if collection.id in bumped:
-            raise RuntimeError("lock_collection_for_write must be the transaction's first bump")
-        bumped[collection.id] = collection.revision
-    return collection
+    row = session.connection().execute(_LOCK_BY_PATH, {"collection_path": path, "now": utcnow()}).first()
+    if row is None:
+        return None
+    if row.id in bumped:
+        raise RuntimeError("lock_collection_for_write must be the transaction's first bump")
+    bumped[row.id] = row.revision
+    return Collection(**row._mapping)
 
 
 def _bump(where: Any) -> Update:
@@ -184,13 +184,32 @@ def _bump(where: Any) -> Update:
     return update(Collection).where(where).values(revision=Collection.revision + 1, updated_at=utcnow())
 
 
+_LOCK_BY_PATH = (
+    update(Collection.__table__)
+    .where(Collection.__table__.c.path == bindparam("collection_path"))
+    .values(revision=Collection.__table__.c.revision + 1, updated_at=bindparam("now"))
+    .returning(*Collection.__table__.c)
+)
+
+
+def collection_version(collection: Collection) -> str:
+    """Changes with every write to the collection, and differs between two collections that had the
+    same id: SQLite hands a deleted collection's id to the next one created (no AUTOINCREMENT), so
+    the creation time goes in too. The ctag and every sync token are built on it."""
+    created = int(collection.created_at.timestamp() * 1_000_000)
+    return f"{collection.id}-{created:x}-{collection.revision}"
+
+
+SYNC_TOKEN_PREFIX = "http://caledee.org/ns/sync/"
+
+
 def sync_token(collection: Collection) -> str:
-    return f"http://caledee.org/ns/sync/{collection.id}-{collection.revision}"
+    return SYNC_TOKEN_PREFIX + collection_version(collection)
 
 
 def parse_sync_token(collection: Collection, token: str) -> int:
     """The revision in ``token``; ValueError if it is not one of this collection's tokens."""
-    prefix = f"http://caledee.org/ns/sync/{collection.id}-"
+    prefix = SYNC_TOKEN_PREFIX + collection_version(collection).rsplit("-", 1)[0] + "-"
     if not token.startswith(prefix):
         raise ValueError(f"sync token {token!r} does not belong to this collection")
     try:
@@ -262,18 +281,26 @@ def objects_at_href_or_uid(
     session: Session, collection_id: int, href: str, uid: str
 ) -> tuple[ObjectHead | None, ObjectHead | None]:
     """(the object at ``href``, another object with ``uid``) in one query: what a PUT checks."""
-    in_collection = CalendarObject.collection_id == collection_id
-    # A UNION of two index lookups: with "href = ? OR uid = ?" SQLite scans the whole collection.
-    ids = union_all(
-        select(CalendarObject.id).where(in_collection, CalendarObject.href == href),
-        select(CalendarObject.id).where(in_collection, CalendarObject.uid == uid),
-    )
-    heads = select(CalendarObject.id, CalendarObject.href, CalendarObject.uid, CalendarObject.etag)
-    rows = session.connection().execute(heads.where(CalendarObject.id.in_(ids)))
-    found = [ObjectHead(*row) for row in rows]
+    params = {"collection_id": collection_id, "href": href, "uid": uid}
+    found = [ObjectHead(*row) for row in session.connection().execute(_HEADS_AT_HREF_OR_UID, params)]
     at_href = next((head for head in found if head.href == href), None)
     same_uid = next((head for head in found if head.href != href and head.uid == uid), None)
     return at_href, same_uid
+
+
+def _heads_at_href_or_uid() -> Select:
+    in_collection = CalendarObject.collection_id == bindparam("collection_id")
+    # A UNION of two index lookups: with "href = ? OR uid = ?" SQLite scans the whole collection.
+    ids = union_all(
+        select(CalendarObject.id).where(in_collection, CalendarObject.href == bindparam("href")),
+        select(CalendarObject.id).where(in_collection, CalendarObject.uid == bindparam("uid")),
+    )
+    heads = select(CalendarObject.id, CalendarObject.href, CalendarObject.uid, CalendarObject.etag)
+    return heads.where(CalendarObject.id.in_(ids))
+
+
+# Built once: SQLAlchemy memoizes a statement's cache key, and this runs on every CalDAV PUT.
+_HEADS_AT_HREF_OR_UID = _heads_at_href_or_uid()
 
 
 def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObject | None:
@@ -417,25 +444,13 @@ def _insert_in_one_statement(
 ) -> int:
     """PostgreSQL: a new object, its instances and its change record in one statement, one round
     trip instead of three (data-modifying CTEs). Returns the object's id."""
-    objects, occurrences = CalendarObject.__table__, Occurrence.__table__
-    new_object = (
-        objects.insert()
-        .values(collection_id=collection.id, href=href, **values)
-        .returning(objects.c.id)
-        .cte("new_object")
-    )
-    statement = _change_statement(session, collection, href, deleted=False).add_cte(new_object)
+    params = {**values, **_change_params(collection, href, deleted=False)}
+    statement = _NEW_OBJECT_ALONE
     if index.instances:
-        instances = sa_values(*INSTANCE_COLUMNS, name="instances").data(
-            [(i.start, i.end, i.transparent, i.cancelled, i.all_day) for i in index.instances]
-        )
-        rows = select(new_object.c.id, literal(collection.id, Integer), *instances.c).select_from(
-            new_object.join(instances, true())
-        )
-        names = ["object_id", "collection_id", *(c.name for c in INSTANCE_COLUMNS)]
-        statement = statement.add_cte(occurrences.insert().from_select(names, rows).cte("new_instances"))
-    returning = statement.returning(select(new_object.c.id).scalar_subquery())
-    return session.connection().execute(returning).scalar_one()
+        statement = _NEW_OBJECT_WITH_INSTANCES
+        for column in INSTANCE_COLUMNS:
+            params[f"instance_{column.name}"] = [getattr(i, column.name) for i in index.instances]
+    return session.connection().execute(statement, params).scalar_one()
 
 
 # The columns of an instance, as ``_insert_in_one_statement`` lists them.
@@ -446,6 +461,32 @@ INSTANCE_COLUMNS = (
     sa_column("cancelled", Boolean),
     sa_column("all_day", Boolean),
 )
+
+
+def _new_object_statement(*, with_instances: bool) -> Insert:
+    """The statement behind ``_insert_in_one_statement``, built once with named parameters: every
+    column of the object, the change record's, and one array per instance column (``unnest``).
+
+    Built once because SQLAlchemy memoizes a statement's cache key: a statement built per PUT costs
+    a traversal to find its compiled form, and one with a VALUES list has no cache key at all."""
+    objects, occurrences = CalendarObject.__table__, Occurrence.__table__
+    columns = [c.name for c in objects.c if c.name != "id"]
+    new_object = (
+        objects.insert()
+        .values({name: bindparam(name) for name in columns})
+        .returning(objects.c.id)
+        .cte("new_object")
+    )
+    statement = _change_statement(pg_insert).add_cte(new_object)
+    if with_instances:
+        arrays = [bindparam(f"instance_{c.name}", type_=PG_ARRAY(c.type)) for c in INSTANCE_COLUMNS]
+        instances = func.unnest(*arrays).table_valued(*INSTANCE_COLUMNS).render_derived(name="instances")
+        rows = select(new_object.c.id, bindparam("collection_id", type_=Integer), *instances.c).select_from(
+            new_object.join(instances, true())
+        )
+        names = ["object_id", "collection_id", *(c.name for c in INSTANCE_COLUMNS)]
+        statement = statement.add_cte(occurrences.insert().from_select(names, rows).cte("new_instances"))
+    return statement.returning(select(new_object.c.id).scalar_subquery())
 
 
 def _write_instances(session: Session, collection: Collection, object_id: int, index: ObjectIndex) -> None:
@@ -475,26 +516,31 @@ def _widen_span(session: Session, collection: Collection, span: int) -> None:
 
 
 def _record_change(session: Session, collection: Collection, href: str, *, deleted: bool) -> None:
-    session.connection().execute(_change_statement(session, collection, href, deleted=deleted))
+    statement = _CHANGE_POSTGRESQL if _on_postgresql(session) else _CHANGE_SQLITE
+    session.connection().execute(statement, _change_params(collection, href, deleted=deleted))
 
 
-def _change_statement(session: Session, collection: Collection, href: str, *, deleted: bool) -> Any:
-    """Record that ``href`` changed (or went) at the collection's current revision: one row per href."""
-    values = {
-        "collection_id": collection.id,
-        "href": href,
-        "revision": collection.revision,
-        "deleted": deleted,
-    }
-    insert = pg_insert if _on_postgresql(session) else sqlite_insert
+def _change_params(collection: Collection, href: str, *, deleted: bool) -> dict[str, Any]:
+    return {"collection_id": collection.id, "href": href, "revision": collection.revision, "deleted": deleted}
+
+
+def _change_statement(dialect_insert: Callable[[Table], Any]) -> Any:
+    """Record that :href changed (or went) at the collection's current revision: one row per href."""
+    changes = Change.__table__
     return (
-        insert(Change.__table__)
-        .values(**values)
+        dialect_insert(changes)
+        .values({name: bindparam(name) for name in ("collection_id", "href", "revision", "deleted")})
         .on_conflict_do_update(
             index_elements=["collection_id", "href"],
-            set_={"revision": collection.revision, "deleted": deleted},
+            set_={"revision": bindparam("revision"), "deleted": bindparam("deleted")},
         )
     )
+
+
+_CHANGE_POSTGRESQL = _change_statement(pg_insert)
+_CHANGE_SQLITE = _change_statement(sqlite_insert)
+_NEW_OBJECT_ALONE = _new_object_statement(with_instances=False)
+_NEW_OBJECT_WITH_INSTANCES = _new_object_statement(with_instances=True)
 
 
 # --- time-range candidates --------------------------------------------------------------------
@@ -748,6 +794,7 @@ __all__ = [
     "create_collection",
     "delete_collection",
     "bump_revision",
+    "collection_version",
     "sync_token",
     "parse_sync_token",
     "changes_since",

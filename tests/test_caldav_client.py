@@ -200,11 +200,11 @@ def test_sync_token_reports_only_changes(live_server: LiveServer, account: Accou
     assert list(unchanged) == []
 
 
-def test_unknown_sync_token_is_refused(live_server: LiveServer, account: Account) -> None:
-    calendar = new_calendar(account, live_server)
-    body = """<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>http://caledee.org/ns/sync/999-5</d:sync-token>
+def sync_report(calendar: caldav.Calendar, account: Account, token: str) -> requests.Response:
+    """A sync-collection REPORT from ``token``, as a client sends it."""
+    body = f"""<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token>
 <d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"""
-    response = requests.request(
+    return requests.request(
         "REPORT",
         str(calendar.url),
         data=body,
@@ -212,8 +212,36 @@ def test_unknown_sync_token_is_refused(live_server: LiveServer, account: Account
         headers={"Content-Type": "application/xml"},
         timeout=10,
     )
+
+
+def test_unknown_sync_token_is_refused(live_server: LiveServer, account: Account) -> None:
+    response = sync_report(new_calendar(account, live_server), account, "http://caledee.org/ns/sync/999-5")
     assert response.status_code == 403
     assert "valid-sync-token" in response.text
+
+
+def test_a_deleted_calendars_sync_token_is_refused_by_its_successor(
+    live_server: LiveServer, account: Account
+) -> None:
+    # A client that synced a calendar which was then deleted and made again under the same URL must
+    # be told to start over, not handed the new calendar's changes as if it had the ones before.
+    principal = client(live_server, account.slug, account.token).principal()
+    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    old = principal.make_calendar(name="Reused", cal_id="reused")
+    for uid in ("old-1", "old-2"):
+        old.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary=uid, uid=uid)
+    token = old.objects_by_sync_token(load_objects=False).sync_token
+    old.delete()
+
+    new = principal.make_calendar(name="Reused", cal_id="reused")
+    for uid in ("new-1", "new-2", "new-3", "new-4"):
+        new.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary=uid, uid=uid)
+    response = sync_report(new, account, token)
+    assert response.status_code == 403, response.text
+    assert "valid-sync-token" in response.text
+    assert sorted(str(o.url).rsplit("/", 1)[1] for o in new.objects_by_sync_token(load_objects=False)) == [
+        f"new-{n}.ics" for n in range(1, 5)
+    ]
 
 
 def test_free_busy_query(live_server: LiveServer, account: Account) -> None:
