@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,8 +92,11 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+def on_postgresql(bind: Engine | Connection | Session) -> bool:
+    """Whether ``bind`` talks to PostgreSQL; otherwise it is SQLite, the other database Caledee runs on."""
+    if isinstance(bind, Session):
+        return bind.get_bind().dialect.name == "postgresql"
+    return bind.dialect.name == "postgresql"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -114,7 +117,7 @@ def write_unit(engine: Engine) -> Iterator[Session]:
     On SQLite the transaction starts with BEGIN IMMEDIATE, which serializes writers across processes.
     """
     bind = engine
-    if is_sqlite(engine):
+    if not on_postgresql(engine):
         bind = engine.execution_options(sqlite_begin="IMMEDIATE")  # type: ignore[assignment]
     with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
@@ -128,7 +131,7 @@ def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     conversion, so this is only for columns whose stored form is the Python value (not datetimes).
     """
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if not on_postgresql(connection):
         # Executed as usual (SQLAlchemy's statement cache, expanding IN), read from the driver's cursor.
         result = connection.execute(query)
         try:

@@ -373,7 +373,7 @@ def write_object(
     }
     objects = CalendarObject.__table__
     connection = session.connection()
-    if existing_id is None and _on_postgresql(session):
+    if existing_id is None and db.on_postgresql(session):
         object_id = _insert_in_one_statement(session, collection, href, values, index)
     else:
         if existing_id is None:
@@ -516,7 +516,7 @@ def _widen_span(session: Session, collection: Collection, span: int) -> None:
 
 
 def _record_change(session: Session, collection: Collection, href: str, *, deleted: bool) -> None:
-    statement = _CHANGE_POSTGRESQL if _on_postgresql(session) else _CHANGE_SQLITE
+    statement = _CHANGE_POSTGRESQL if db.on_postgresql(session) else _CHANGE_SQLITE
     session.connection().execute(statement, _change_params(collection, href, deleted=deleted))
 
 
@@ -612,7 +612,7 @@ def texts_of_component(session: Session, collection_id: int, component: str) -> 
 def _utf8(session: Session, column: Any) -> ColumnElement[bytes]:
     """A text column read as its UTF-8 bytes (a text with non-ASCII characters is four times larger
     in Python than its bytes, and slower to join and encode)."""
-    if _on_postgresql(session):
+    if db.on_postgresql(session):
         # Not CAST(... AS bytea), which would read backslashes as escapes.
         return func.convert_to(column, literal_column("'UTF8'"), type_=LargeBinary)
     return cast(column, LargeBinary)
@@ -668,7 +668,7 @@ def _object_of_occurrences(session: Session, conditions: list) -> ColumnElement[
     There, ``IN (subquery)`` is planned as a join; once a range holds a few percent of a calendar
     the planner hash-joins a scan of the whole table (a month of a 10,000-event calendar took twice
     as long). ``= ANY(array of the ids)`` computes the ids once and looks each one up."""
-    if not _on_postgresql(session):
+    if not db.on_postgresql(session):
         return CalendarObject.id.in_(select(Occurrence.object_id).where(*conditions))
     id_array = select(func.array_agg(Occurrence.object_id)).where(*conditions)
     return CalendarObject.id == any_(func.coalesce(id_array.scalar_subquery(), pg_array([], type_=Integer)))
@@ -773,10 +773,6 @@ def objects_by_id(session: Session, object_ids: Sequence[int]) -> list[CalendarO
     if not object_ids:
         return []
     return list(session.scalars(select(CalendarObject).where(CalendarObject.id.in_(list(object_ids)))))
-
-
-def _on_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _escape_like(value: str) -> str:

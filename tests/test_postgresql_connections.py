@@ -48,11 +48,10 @@ def put_event(server: LiveServer, account: Account, uid: str) -> requests.Respon
     )
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no server
 def test_requests_succeed_after_postgresql_ends_the_pooled_connections(
     live_server: LiveServer, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite has no server to end connections")
     account = create_account(database_url)
     # Several requests at once, so the server's pool holds more than one connection.
     for uid in ("before-1", "before-2"):

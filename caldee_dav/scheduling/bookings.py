@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caldee_dav import accounts
+from caldee_dav import accounts, db
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, InvalidInput, NotFound
 from caldee_dav.models import Booking, EventType, User, new_id
@@ -67,7 +67,7 @@ def lock_users(session: Session, user_ids: Sequence[str]) -> None:
     locks PostgreSQL takes on a user when a row referencing it is inserted (an Idempotency-Key row just
     before this lock, say), which would otherwise deadlock two concurrent requests of one user.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if db.on_postgresql(session):
         ids = sorted(set(user_ids))
         query = select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update(key_share=True)
         session.execute(query).all()
