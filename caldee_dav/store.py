@@ -470,6 +470,8 @@ def _new_object_statement(*, with_instances: bool) -> Insert:
     Built once because SQLAlchemy memoizes a statement's cache key: a statement built per PUT costs
     a traversal to find its compiled form, and one with a VALUES list has no cache key at all."""
     objects, occurrences = CalendarObject.__table__, Occurrence.__table__
+    # Every column but the id is a parameter: write_object's values and the change record's give them
+    # all (a column added later needs a value there too: column defaults do not apply to a parameter).
     columns = [c.name for c in objects.c if c.name != "id"]
     new_object = (
         objects.insert()
