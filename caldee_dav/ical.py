@@ -74,6 +74,16 @@ def main_components(calendar: icalendar.Calendar) -> list[icalendar.cal.Componen
     return [c for c in calendar.subcomponents if c.name in SCHEDULABLE]
 
 
+def parse_errors(calendar: icalendar.Calendar) -> list[str]:
+    """What icalendar could not read but kept as text: broken content lines, and values that are
+    not of their property's type (``DTSTART:hello``). Empty for a clean object."""
+    return [
+        f"{component.name} {name or 'line'}: {message}"
+        for component in calendar.walk()
+        for name, message in getattr(component, "errors", ())
+    ]
+
+
 def validate_object(calendar: icalendar.Calendar) -> tuple[str, str]:
     """Check one calendar object resource (RFC 4791 4.1): return its (UID, component name)."""
     components = main_components(calendar)
@@ -87,7 +97,18 @@ def validate_object(calendar: icalendar.Calendar) -> tuple[str, str]:
         raise InvalidCalendarData("every component needs a UID")
     if len(uids) > 1:
         raise InvalidCalendarData("all components of one object must share one UID")
+    for component in components:
+        _check_end_matches_start(component)
     return uids.pop(), names.pop()
+
+
+def _check_end_matches_start(component: icalendar.cal.Component) -> None:
+    """RFC 5545 3.8.2.2-3: DTEND (or DUE) has the value type of DTSTART, both dates or both date-times."""
+    start, end = component.get("DTSTART"), component.get("DTEND", component.get("DUE"))
+    if start is None or end is None:
+        return
+    if isinstance(start.dt, datetime) != isinstance(end.dt, datetime):
+        raise InvalidCalendarData(f"{component.name}: DTSTART and its end must both be dates or date-times")
 
 
 def _as_utc(value: date | datetime) -> datetime:

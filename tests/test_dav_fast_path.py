@@ -486,6 +486,44 @@ def test_put_is_stored_as_sent_and_seen_by_radicale(servers: Servers) -> None:
     assert changed_since(servers, middle) == ["put-1.ics"]
 
 
+# Bodies icalendar reads (keeping what it cannot parse as text) where vobject, under Radicale, may not;
+# and odd but valid ones. The fast path must accept exactly what Radicale accepts.
+ODD_EVENT_LINES = {
+    "bad-start": ("DTSTART:hello", "DTEND:20270301T110000Z"),
+    "bad-end": ("DTSTART:20270301T100000Z", "DTEND:2027"),
+    "bad-created": ("DTSTART:20270301T100000Z", "CREATED:yesterday"),
+    "bad-recurrence-id": ("DTSTART:20270301T100000Z", "RECURRENCE-ID:abc"),
+    "bad-dtstamp-line": ("DTSTART:20270301T100000Z", "DTSTAMP:x"),
+    "no-colon": ("DTSTART:20270301T100000Z", "GARBAGE LINE"),
+    "open-quote": ("DTSTART:20270301T100000Z", 'X-FOO;A="b:c'),
+    "date-start-datetime-end": ("DTSTART;VALUE=DATE:20270301", "DTEND:20270301T110000Z"),
+    "bad-geo": ("DTSTART:20270301T100000Z", "GEO:abc"),
+    "bad-priority": ("DTSTART:20270301T100000Z", "PRIORITY:high"),
+    "unknown-tzid": ("DTSTART;TZID=Nowhere/City:20270301T100000",),
+    "end-before-start": ("DTSTART:20270301T100000Z", "DTEND:20270201T100000Z"),
+}
+
+
+def test_put_accepts_and_refuses_what_radicale_does(servers: Servers) -> None:
+    answers = {}
+    for case, lines in ODD_EVENT_LINES.items():
+        for server, side in ((servers.fast, "fast"), (servers.radicale, "radicale")):
+            name = f"odd-{case}-{side}"
+            answer = servers.request(server, "PUT", f"{name}.ics", calendar(vevent(name, *lines)))
+            answers.setdefault(case, {})[side] = answer.status_code
+            if answer.status_code == 201:
+                assert servers.request(server, "DELETE", f"{name}.ics").status_code == 200
+    assert {case: a["fast"] for case, a in answers.items()} == {
+        case: a["radicale"] for case, a in answers.items()
+    }
+    assert {case for case, a in answers.items() if a["fast"] == 201} == {
+        "bad-geo",
+        "bad-priority",
+        "unknown-tzid",
+        "end-before-start",
+    }
+
+
 def test_recurring_put_takes_radicales_checks(servers: Servers) -> None:
     text = calendar(
         vevent(

@@ -88,11 +88,24 @@ def test_bad_calendar_data_is_refused_and_nothing_moves(live_server: LiveServer,
         "BEGIN:VEVENT\r\nUID:two\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270302T100000Z\r\n"
         "END:VEVENT\r\nEND:VCALENDAR",
     )
+    plain = EVENT.format(uid="p", summary="S")
+
+    def with_line(line: str) -> str:
+        return plain.replace("SUMMARY:S\r\n", f"SUMMARY:S\r\n{line}\r\n")
+
     cases = {
         "garbage.ics": "this is not a calendar",
         "truncated.ics": "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:t\r\n",
         "nouid.ics": no_uid,
         "mixed.ics": mixed,
+        # Well-formed lines with values that are not what their property holds, and broken lines:
+        # refused whichever parser meets them first.
+        "bad-start.ics": plain.replace("DTSTART:20270301T100000Z", "DTSTART:hello"),
+        "bad-end.ics": plain.replace("DTEND:20270301T110000Z", "DTEND:2027"),
+        "bad-created.ics": with_line("CREATED:yesterday"),
+        "bad-recurrence-id.ics": with_line("RECURRENCE-ID:abc"),
+        "no-colon.ics": with_line("GARBAGE LINE"),
+        "open-quote.ics": with_line('X-FOO;A="b:c'),
     }
     for name, body in cases.items():
         response = put(live_server, account, name, body)
@@ -102,6 +115,8 @@ def test_bad_calendar_data_is_refused_and_nothing_moves(live_server: LiveServer,
     assert clash.status_code == 409 and "no-uid-conflict" in clash.text
     assert stored_hrefs(live_server, account) == ["keep.ics"]
     assert revision(live_server, account) == before
+    whole = requests.get(calendar_url(live_server, account), auth=(account.slug, account.token), timeout=10)
+    assert whole.status_code == 200 and "UID:keep" in whole.text
 
 
 def test_too_large_is_refused(live_server: LiveServer, account: Account) -> None:

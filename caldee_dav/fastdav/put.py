@@ -79,6 +79,10 @@ def _plain_event_text(body: bytes) -> str:
 def _index(text: str, limits: IndexLimits) -> ical.ObjectIndex:
     try:
         calendar = ical.parse_calendar(text)
+        if ical.parse_errors(calendar):
+            # icalendar keeps what it cannot read as text; vobject, under Radicale, refuses most of
+            # it. Radicale decides, so the fast path never stores what Radicale would refuse.
+            raise NotHandled
         ical.validate_object(calendar)
         components = ical.main_components(calendar)
         if any(name in component for component in components for name in RADICALE_CHECKED):
