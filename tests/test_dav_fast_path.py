@@ -330,6 +330,35 @@ def test_instances_beyond_the_index_horizon_are_found(servers: Servers) -> None:
     ]
 
 
+def test_a_range_without_an_end_is_answered_like_radicale(servers: Servers) -> None:
+    body = calendar_query(FAR).replace(f' end="{FAR[1]}"', "")
+    fast, slow = report(servers, servers.fast, body), report(servers, servers.radicale, body)
+    assert fast.headers.get(FAST_HEADER) == "store"
+    assert by_href(fast) == by_href(slow)
+    assert [href.rsplit("/", 1)[1] for href in by_href(fast)] == ["yearly.ics"]
+
+
+def test_expanding_a_daily_series_over_centuries_is_bounded(servers: Servers) -> None:
+    # An unbounded daily series: ten years expand to one instance a day; a thousand years pass
+    # Radicale's cap of 10,000 instances, and the fast path hands the request over instead of
+    # expanding 365,000 instances (before, it held a worker for minutes).
+    daily = calendar(vevent("daily-forever", "DTSTART:20270201T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY"))
+    assert servers.request(servers.radicale, "PUT", "daily-forever.ics", daily).status_code == 201
+    try:
+        decade = ("20270201T000000Z", "20370201T000000Z")
+        ten_years = report(servers, servers.fast, calendar_query(decade, expand=True))
+        rows = next(rows for href, rows in expanded_instances(ten_years).items() if "daily-forever" in href)
+        assert len(rows) == (date(2037, 2, 1) - date(2027, 2, 1)).days
+        centuries = calendar_query(("20270201T000000Z", "30270201T000000Z"), expand=True)
+        answers = [
+            servers.request(server, "REPORT", "", centuries, Depth="1", **{"Content-Type": "application/xml"})
+            for server in (servers.fast, servers.radicale)
+        ]
+        assert [a.status_code for a in answers] == [400, 400]
+    finally:
+        assert servers.request(servers.radicale, "DELETE", "daily-forever.ics").status_code == 200
+
+
 def test_queries_without_time_range_list_the_component(servers: Servers) -> None:
     for component in ("VEVENT", "VTODO"):
         body = calendar_query(None, component=component)

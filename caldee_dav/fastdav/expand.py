@@ -21,16 +21,24 @@ def parse_stored(text: str) -> icalendar.Calendar:
         raise NotHandled from exc
 
 
+# Radicale's own cap on the instances of one object in an expanded answer (its default
+# max_vevent_rrule_occurrence); beyond it Radicale refuses the request, so the fast path hands it over.
+MAX_EXPANDED_INSTANCES = 10_000
+
+
 def overlaps(text: str, start: datetime, end: datetime) -> bool:
     """Whether any VEVENT instance of the object overlaps [start, end) (objects the index cannot prove)."""
-    return any(True for _ in ical.vevent_instances_between(parse_stored(text), start, end))
+    return any(True for _ in ical.iter_vevent_instances(parse_stored(text), start, end))
 
 
 def expanded_text(text: str, start: datetime, end: datetime) -> str | None:
     """RFC 4791 9.6.5: every instance overlapping [start, end) as its own VEVENT with a RECURRENCE-ID,
     times in UTC, no recurrence rules and no VTIMEZONE; None when no instance overlaps."""
     calendar = parse_stored(text)
-    instances = list(ical.vevent_instances_between(calendar, start, end))
+    try:
+        instances = ical.vevent_instances_between(calendar, start, end, limit=MAX_EXPANDED_INSTANCES)
+    except ical.TooManyInstances as exc:
+        raise NotHandled from exc
     if not instances:
         return None
     expanded = icalendar.Calendar()

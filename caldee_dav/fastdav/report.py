@@ -77,7 +77,16 @@ def _response_markup(target: DavTarget, query: CalendarQuery) -> tuple[list[str]
 def _filter_window(query: CalendarQuery) -> tuple[datetime, datetime] | None:
     if not query.has_time_range:
         return None
-    return datetime.fromtimestamp(query.start, UTC), datetime.fromtimestamp(query.end, UTC)
+    return _instant(query.start), _instant(query.end)
+
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _instant(timestamp: int) -> datetime:
+    """A time-range bound as a datetime. A range without an end ends at TIMESTAMP_MAX, the timestamp
+    of datetime.max rounded up, which is in the year 10000: datetime.max stands for it."""
+    return _LATEST if timestamp >= _LATEST.timestamp() else datetime.fromtimestamp(timestamp, UTC)
 
 
 def _expand_window(
