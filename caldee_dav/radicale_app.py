@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -14,9 +15,11 @@ from radicale.item import filter as radicale_filter
 
 from caldee_dav.config import Settings
 from caldee_dav.fastdav import FastDav
+from caldee_dav.logins import basic_credentials
 from caldee_dav.radicale_collection import expand_window
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
+FREE_BUSY_QUERY = f"{{{CALDAV_NS}}}free-busy-query"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -63,7 +66,9 @@ class DavRequestGuard:
     """Checks in front of Radicale, on the raw request:
 
     - a body over the size limit gets 413 before it is read (Radicale checks only under its own server);
-    - XML with a DTD or entities gets 400 (Radicale's defusedxml refuses it, but as a 500);
+    - XML with a DTD or entities gets 400 (Radicale's defusedxml refuses it, but as a 500), and so do
+      a free-busy-query without a time-range and a Destination that is not a URL; Basic credentials
+      that do not decode get 401 (Radicale answers these three with a 500);
     - a calendar-query asking for ``<C:expand>`` tells the storage its time range: Radicale strips the
       time-range from the filters it hands to ``get_filtered`` when expanding, which would make the
       storage return, and Radicale parse, every object;
@@ -86,6 +91,9 @@ class DavRequestGuard:
                 "413 Request Entity Too Large",
                 f"Request body too large: {length} bytes, the limit is {self.max_body}.",
             )
+        refusal = _refusal_of_headers(environ)
+        if refusal is not None:
+            return _plain(start_response, *refusal)
         method = environ.get("REQUEST_METHOD")
         if length <= 0 or (method not in XML_METHODS and (method != "PUT" or self.fast is None)):
             return self.app(environ, start_response)
@@ -100,6 +108,9 @@ class DavRequestGuard:
                 return _plain(start_response, "400 Bad Request", message)
             except SafeET.ParseError:
                 return self.app(environ, start_response)  # Radicale answers malformed XML with 400 itself.
+            if root.tag == FREE_BUSY_QUERY and root.find(f"{{{CALDAV_NS}}}time-range") is None:
+                # RFC 4791 7.10: the time-range is required (Radicale fails an assertion: a 500).
+                return _plain(start_response, "400 Bad Request", "A free-busy-query needs a time-range.")
         if self.fast is not None:
             answer = self.fast.answer(environ, body, root)
             if answer is not None:
@@ -114,10 +125,27 @@ class DavRequestGuard:
             expand_window.reset(token)
 
 
-def _plain(start_response: Callable[..., Any], status: str, message: str) -> list[bytes]:
+def _plain(
+    start_response: Callable[..., Any], status: str, message: str, headers: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
     body = (message + "\n").encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), *headers])
     return [body]
+
+
+def _refusal_of_headers(environ: dict[str, Any]) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """Headers Radicale fails on with a 500 instead of a client error: (status, message, headers)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if authorization.partition(" ")[0].lower() == "basic" and basic_credentials(authorization) is None:
+        challenge = [("WWW-Authenticate", 'Basic realm="Caledee"')]
+        return "401 Unauthorized", "The Basic credentials are not base64 of login:password.", challenge
+    destination = environ.get("HTTP_DESTINATION")
+    if destination is not None:
+        try:
+            urlsplit(destination)
+        except ValueError:
+            return "400 Bad Request", "The Destination header is not a URL.", []
+    return None
 
 
 def _expand_time_range(root: Any) -> tuple[int, int] | None:

@@ -227,6 +227,56 @@ def test_malformed_xml_is_a_client_error(live_server: LiveServer, account: Accou
     assert 400 <= response.status_code < 500
 
 
+def test_requests_radicale_would_fail_on_are_client_errors(live_server: LiveServer, account: Account) -> None:
+    url = calendar_url(live_server, account)
+    for value in ("Basic !!!", "Basic eHl6"):  # not base64; base64 of "xyz", which has no colon
+        response = requests.request("PROPFIND", url, headers={"Authorization": value}, timeout=10)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Basic")
+    put(live_server, account, "stay.ics", EVENT.format(uid="stay", summary="S"))
+    moved = requests.request(
+        "MOVE",
+        url + "stay.ics",
+        auth=(account.slug, account.token),
+        headers={"Destination": "http://[::1"},
+        timeout=10,
+    )
+    assert moved.status_code == 400
+    free_busy = requests.request(
+        "REPORT",
+        url,
+        data=b'<?xml version="1.0"?><C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>',
+        auth=(account.slug, account.token),
+        headers={"Content-Type": "application/xml", "Depth": "1"},
+        timeout=10,
+    )
+    assert free_busy.status_code == 400 and "time-range" in free_busy.text
+    assert stored_hrefs(live_server, account) == ["stay.ics"]
+
+
+def test_an_every_second_series_is_stored_in_bounded_time(live_server: LiveServer, account: Account) -> None:
+    # Indexing began with a week-long window: 604,800 instances of FREQ=SECONDLY, minutes of work
+    # while the request waited (past this test's timeout). The index now stops at its cap.
+    text = EVENT.format(uid="tick", summary="Tick").replace(
+        "SUMMARY:Tick", "SUMMARY:Tick\r\nRRULE:FREQ=SECONDLY"
+    )
+    assert put(live_server, account, "tick.ics", text).status_code == 201
+    query = (
+        '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        '<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        '<C:time-range start="20270301T100500Z" end="20270301T100501Z"/></C:comp-filter></C:comp-filter>'
+        "</C:filter></C:calendar-query>"
+    )
+    found = requests.request(
+        "REPORT",
+        calendar_url(live_server, account),
+        data=query.encode(),
+        auth=(account.slug, account.token),
+        headers={"Content-Type": "application/xml", "Depth": "1"},
+        timeout=30,
+    )
+    assert found.status_code == 207 and "tick.ics" in found.text
+
+
 def test_get_whole_calendar_as_one_ics(live_server: LiveServer, account: Account) -> None:
     put(live_server, account, "w1.ics", EVENT.format(uid="w1", summary="First"))
     put(live_server, account, "w2.ics", EVENT.format(uid="w2", summary="Second"))
