@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.orm import Session
@@ -12,20 +12,20 @@ from api.auth import require_scopes
 from api.body import query_args
 from api.context import caledee, current_user_id, read_unit
 from api.schemas.bookings import AvailabilityQuery, SlotOut
+from api.schemas.common import check_schedulable
 from caldee_dav.errors import InvalidInput, Unauthorized
 from caldee_dav.models import User
 from caldee_dav.scheduling import offers
+from caldee_dav.zones import zone_named
 
 bp = Blueprint("availability", __name__)
 
 
 def parse_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(
-            f"`tz`: unknown time zone {name!r}; use an IANA name such as Europe/Paris."
-        ) from exc
+    zone = zone_named(name)
+    if zone is None:
+        raise InvalidInput(f"`tz`: unknown time zone {name!r}; use an IANA name such as Europe/Paris.")
+    return zone
 
 
 def parse_instant(value: str, zone: ZoneInfo, name: str) -> datetime:
@@ -41,7 +41,10 @@ def parse_instant(value: str, zone: ZoneInfo, name: str) -> datetime:
         ) from exc
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=zone)
-    return instant
+    try:
+        return check_schedulable(instant)
+    except ValueError as exc:
+        raise InvalidInput(f"`{name}` {exc}: {value!r}.") from exc
 
 
 def _timezone_of(session: Session, user_id: str) -> str:

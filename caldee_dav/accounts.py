@@ -7,7 +7,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from caldee_dav import store
 from caldee_dav.errors import AlreadyExists, InvalidInput, NotFound
 from caldee_dav.models import ApiToken, Collection, User, utcnow
+from caldee_dav.zones import zone_named
 
 TOKEN_PREFIX = "pat_"
 TOKEN_BYTES = 32
@@ -52,10 +52,8 @@ class IssuedToken:
 
 
 def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"unknown time zone {name!r}") from exc
+    if zone_named(name) is None:
+        raise InvalidInput(f"unknown time zone {name!r}")
     return name
 
 

@@ -9,9 +9,10 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from caldee_dav.zones import zone_named
 
 ENV_PREFIX = "CALEDEE_"
 DEFAULT_CONFIG_FILE = "config/caledee.toml"
@@ -57,10 +58,8 @@ class Settings(BaseModel):
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        if zone_named(value) is None:
+            raise ValueError(f"unknown time zone {value!r}")
         return value
 
     @field_validator("database_url")

@@ -269,6 +269,17 @@ def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
     ("params", "status", "words"),
     [
         ({"tz": "Mars/Olympus"}, 400, "time zone"),
+        ({"tz": "E" * 300}, 400, "time zone"),
+        (
+            {"from": "0001-01-01T00:00:00Z", "to": "0001-01-08T00:00:00Z"},
+            400,
+            "between the years 1970 and 9000",
+        ),
+        (
+            {"from": "9999-12-25T00:00:00Z", "to": "9999-12-31T00:00:00Z"},
+            400,
+            "between the years 1970 and 9000",
+        ),
         ({"from": "2027-02-10", "to": "2027-02-01"}, 400, "`to` must be after `from`"),
         ({"from": "2027-02-01", "to": "2027-05-01"}, 400, "62 days"),
         ({"from": "tomorrow"}, 400, "`from`"),

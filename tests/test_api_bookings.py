@@ -265,6 +265,12 @@ def test_invalid_requests_say_what_is_wrong(live_server: LiveServer) -> None:
         ({"start": f"{MONDAY}T09:00:00Z"}, 409, "unavailable"),
         ({"start": f"{MONDAY}T10:00:00"}, 400, "start"),
         ({"invitee": {"name": "Ada", "email": "ada@example.com", "timezone": "Mars/Base"}}, 400, "Mars/Base"),
+        # Names that made ZoneInfo fail with OSError (too long for a file name) or a NUL: were 500s.
+        ({"invitee": {"name": "Ada", "email": "ada@example.com", "timezone": "E" * 300}}, 400, "time zone"),
+        ({"invitee": {"name": "Ada", "email": "ada@example.com", "timezone": "Europe/\u0000"}}, 400, "zone"),
+        # Times at datetime's limits overflowed the slot arithmetic: were 500s.
+        ({"start": "9999-12-31T23:59:59Z"}, 400, "between the years 1970 and 9000"),
+        ({"start": "0001-01-01T00:00:00Z"}, 400, "between the years 1970 and 9000"),
         ({"invitee": {"name": "Ada", "email": "not-an-email", "timezone": "UTC"}}, 400, "not-an-email"),
         ({"invitee": {"name": "Ada", "timezone": "UTC"}}, 400, "email"),
         ({"colour": "red"}, 400, "colour"),

@@ -145,6 +145,11 @@ INVALID_SCHEDULES = [
         id="time-zone",
     ),
     pytest.param(
+        {"timezone": "E" * 300},
+        _problem(["timezone"], f"unknown time zone {'E' * 300!r}", "invalid_time_zone"),
+        id="time-zone-too-long-for-a-file-name",
+    ),
+    pytest.param(
         {"weeklyRules": [_rule(day="funday")]},
         _problem(
             ["weeklyRules", "0", "day"], "must be one of mon, tue, wed, thu, fri, sat, sun", "invalid_day"

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from api.schemas.common import ApiModel, RequestModel, ResponseModel, UtcDateTime
+from api.schemas.common import ApiModel, RequestModel, ResponseModel, SchedulableDateTime, UtcDateTime
 from caldee_dav.models import Booking, EventType
 from caldee_dav.scheduling import bookings
 
@@ -60,7 +60,7 @@ class AnswerIn(RequestModel):
 
 class BookingIn(RequestModel):
     event_type_id: StrictStr
-    start: AwareDatetime
+    start: SchedulableDateTime
     duration_min: StrictInt
     invitee: InviteeIn
     answers: list[AnswerIn] = Field(default_factory=list, max_length=100)
@@ -84,7 +84,7 @@ class BookingIn(RequestModel):
 
 
 class RescheduleIn(RequestModel):
-    start: AwareDatetime
+    start: SchedulableDateTime
     duration_min: StrictInt | None = None
 
 

@@ -27,6 +27,22 @@ UtcDateTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 # Input: an RFC 3339 / ISO 8601 time that carries an offset (naive times are a 400), converted to UTC.
 AwareUtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
+# Times that can be scheduled. Slot and booking arithmetic (buffers, the days around a range) must
+# stay clear of datetime's own limits: a booking at 9999-12-31T23:59:59Z was a 500.
+EARLIEST_SCHEDULABLE = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_SCHEDULABLE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def check_schedulable(value: datetime) -> datetime:
+    """``value`` when it can be scheduled; ValueError naming the range otherwise."""
+    if not EARLIEST_SCHEDULABLE <= value < LATEST_SCHEDULABLE:
+        raise ValueError("must be a time between the years 1970 and 9000")
+    return value
+
+
+# Input: an aware time that can be scheduled (a booking's start).
+SchedulableDateTime = Annotated[AwareDatetime, AfterValidator(check_schedulable)]
+
 
 class ApiModel(BaseModel):
     """camelCase in JSON, snake_case in Python; either is accepted on input."""

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import fields
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caldee_dav.errors import CaledeeError, InvalidInput, NotFound
 from caldee_dav.models import User
+from caldee_dav.zones import zone_named
 
 
 class Unset(Enum):
@@ -66,9 +66,7 @@ def check_timezone(problems: Problems, path: Sequence[str | int], value: Any) ->
     if not isinstance(value, str) or not value:
         problems.add(path, "must be an IANA time zone such as Europe/Paris", "invalid_time_zone")
         return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    if zone_named(value) is None:
         problems.add(path, f"unknown time zone {value!r}", "invalid_time_zone")
         return None
     return value
