@@ -122,6 +122,10 @@ def check_password(user: User, password: str) -> bool:
 # --- tokens -----------------------------------------------------------------------------------
 
 
+# A token lives at most a hundred years; "no expiry" is None. (A larger number overflowed the date.)
+MAX_TOKEN_DAYS = 36_500
+
+
 def create_token(
     session: Session,
     user: User,
@@ -134,8 +138,8 @@ def create_token(
     unknown = sorted(set(chosen) - set(ALL_SCOPES))
     if unknown:
         raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
-    if expires_days is not None and expires_days <= 0:
-        raise InvalidInput("expiry must be a positive number of days")
+    if expires_days is not None and not 0 < expires_days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(f"expiry must be between 1 and {MAX_TOKEN_DAYS} days (or none, for no expiry)")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
     token = ApiToken(
@@ -234,6 +238,8 @@ def create_calendar(
     timezone: str | None = None,
     description: str | None = None,
 ) -> Collection:
+    if not name.strip():
+        raise InvalidInput("a calendar needs a name")
     slug = slug or slugify(name)
     if not SLUG_PATTERN.match(slug):
         raise InvalidInput(f"calendar slug {slug!r} must be lowercase letters, digits and dashes")

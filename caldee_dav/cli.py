@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--user", required=True, help="slug or email")
     token_create.add_argument("--name")
     token_create.add_argument("--scope", action="append", help="repeat for several; default: every scope")
-    token_create.add_argument("--expires-days", type=int)
+    token_create.add_argument(
+        "--expires-days", type=int, help=f"1 to {accounts.MAX_TOKEN_DAYS}; default: the token never expires"
+    )
     token_create.set_defaults(handler=cmd_token_create)
 
     calendar = commands.add_parser("calendar", help="manage calendars").add_subparsers(

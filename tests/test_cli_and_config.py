@@ -73,8 +73,14 @@ def test_user_token_and_calendar_lifecycle(tmp_path: Path) -> None:
         (["user", "create", "--email", "e@example.com", "--slug", "Bad Slug"], "slug"),
         (["token", "create", "--user", "nobody"], "no user"),
         (["token", "create", "--user", "ann", "--scope", "root:everything"], "unknown scope"),
-        (["token", "create", "--user", "ann", "--expires-days", "0"], "positive"),
+        (["token", "create", "--user", "ann", "--expires-days", "0"], "between 1 and 36500 days"),
+        (["token", "create", "--user", "ann", "--expires-days", "99999999"], "between 1 and 36500 days"),
+        (
+            ["user", "create", "--email", "f@example.com", "--slug", "fay", "--timezone", "E" * 300],
+            "time zone",
+        ),
         (["calendar", "create", "--user", "ghost", "--name", "X"], "no user"),
+        (["calendar", "create", "--user", "ann", "--name", "  "], "needs a name"),
     ],
 )
 def test_bad_input_gets_a_message_and_non_zero_exit(tmp_path: Path, args: list[str], message: str) -> None:
