@@ -275,6 +275,20 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    hosts: Mapped[list[BookingHost]] = relationship(cascade="all, delete-orphan")
+
+
+class BookingHost(Base):
+    """One host of a booking (every host of a collective one), with its start: a host's bookings in a
+    window are one index range, where searching ``host_ids`` (JSON) scanned every user's bookings."""
+
+    __tablename__ = "booking_hosts"
+    __table_args__ = (Index("ix_booking_hosts_user_start", "user_id", "start_at"),)
+
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    start_at: Mapped[datetime] = mapped_column()
+
 
 class IdempotencyKey(Base):
     """The first answer to a request carrying an Idempotency-Key, replayed on retries."""

@@ -58,17 +58,27 @@ def _drop_postgres_database(base_url: str, database_url: str) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated database: an SQLite file, or a new PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "caledee.db"
-        url = f"sqlite:///{path}"
+    for url in _empty_database(request.param, tmp_path_factory):
         migrate(db.engine_for(url))
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A new database without any schema, for tests of the migrations themselves."""
+    yield from _empty_database(request.param, tmp_path_factory)
+
+
+def _empty_database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'caledee.db'}"
         return
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (skipped on purpose)")
     url = _create_postgres_database(base)
-    migrate(db.engine_for(url))
     yield url
     _drop_postgres_database(base, url)
 

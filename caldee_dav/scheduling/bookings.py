@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from caldee_dav import accounts, db
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, InvalidInput, NotFound
-from caldee_dav.models import Booking, EventType, User, new_id
+from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
 from caldee_dav.scheduling import booking_calendar, event_types, offers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
 from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
@@ -225,6 +225,7 @@ def create_booking(
         sequence=0,
         created_at=now,
         updated_at=now,
+        hosts=[BookingHost(user_id=host_id, start_at=start) for host_id in dict.fromkeys(host_ids)],
     )
     session.add(booking)
     session.flush()
@@ -286,6 +287,8 @@ def reschedule_booking(
         start + timedelta(minutes=duration),
         duration,
     )
+    for host in booking.hosts:
+        host.start_at = start
     return _changed(session, settings, booking, now)
 
 

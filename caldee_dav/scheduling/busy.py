@@ -25,12 +25,13 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import Select, String, bindparam, cast, or_, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from caldee_dav import ical, store
-from caldee_dav.models import Booking, CalendarObject, Collection, User
+from caldee_dav.models import Booking, BookingHost, CalendarObject, Collection, User
 from caldee_dav.scheduling.availability import Interval, merge
+from caldee_dav.scheduling.event_type_fields import MAX_DURATION_MIN
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +82,21 @@ def busy_calendars(session: Session, host: User, configured: Sequence[int]) -> B
 
 
 def _bookings_statement(*, excluding: bool) -> Select[tuple[datetime, datetime, str]]:
-    """Active and pending bookings overlapping [:start, :end) where :host_id is the host or, its id
-    matching :pattern in the JSON list, one of the collective hosts; ``excluding`` leaves out :booking_id.
-    Built once: building it cost about a fifth of running it. (Untyped parameters take the type of the
-    column they are compared with, so times are converted as the column converts them.)"""
-    host_id = bindparam("host_id")
-    query = select(Booking.start_at, Booking.end_at, Booking.event_type_id).where(
-        Booking.status.in_(BLOCKING_STATUSES),
-        Booking.start_at < bindparam("end"),
-        Booking.end_at > bindparam("start"),
-        or_(
-            Booking.host_user_id == host_id,
-            cast(Booking.host_ids, String).like(bindparam("pattern"), escape="\\"),
-        ),
+    """Active and pending bookings overlapping [:start, :end) that :host_id hosts (alone or with
+    others); ``excluding`` leaves out :booking_id. The index range on booking_hosts starts at
+    :earliest_start, a booking's longest duration before :start. Built once: building it cost about
+    a fifth of running it. (Untyped parameters take the type of the column they are compared with,
+    so times are converted as the column converts them.)"""
+    query = (
+        select(Booking.start_at, Booking.end_at, Booking.event_type_id)
+        .join(BookingHost, BookingHost.booking_id == Booking.id)
+        .where(
+            BookingHost.user_id == bindparam("host_id"),
+            BookingHost.start_at >= bindparam("earliest_start"),
+            BookingHost.start_at < bindparam("end"),
+            Booking.end_at > bindparam("start"),
+            Booking.status.in_(BLOCKING_STATUSES),
+        )
     )
     if excluding:
         query = query.where(Booking.id != bindparam("booking_id"))
@@ -108,8 +111,8 @@ def host_bookings(
     session: Session, host_id: str, start: datetime, end: datetime, *, exclude_booking_id: str | None = None
 ) -> HostBookings:
     """Active and pending bookings where ``host_id`` is the host or one of the collective hosts."""
-    pattern = '%"' + host_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
-    parameters = {"host_id": host_id, "pattern": pattern, "start": start, "end": end}
+    earliest_start = start - timedelta(minutes=MAX_DURATION_MIN)
+    parameters = {"host_id": host_id, "earliest_start": earliest_start, "start": start, "end": end}
     statement = _BOOKINGS_STATEMENT
     if exclude_booking_id is not None:
         statement, parameters["booking_id"] = _BOOKINGS_STATEMENT_EXCLUDING, exclude_booking_id
