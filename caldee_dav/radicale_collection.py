@@ -137,6 +137,8 @@ class DavCollection(radicale_storage.BaseCollection):
         old_item = self._item(old) if old is not None else None
         text = item.serialize()
         index = self._storage.index_text(text, item)
+        if not store.accepts_component(self._row, index.component):
+            raise ValueError(f"this calendar does not hold {index.component} objects")  # Radicale's 400
         obj, _ = store.put_object(self._session, self._row, href, text, ical.etag_of(text), index)
         return self._item(obj), old_item
 

@@ -170,6 +170,8 @@ class Storage(radicale_storage.BaseStorage):
         source = item.collection
         assert isinstance(source, DavCollection) and isinstance(to_collection, DavCollection)
         assert item.href is not None
+        if not store.accepts_component(to_collection._row, item.component_name):
+            raise ValueError(f"{to_href}: that calendar does not hold {item.component_name} objects")
         store.move_object(session, source._row, item.href, to_collection._row, to_href)
 
     def verify(self) -> bool:

@@ -97,6 +97,18 @@ def collection_meta(collection: Collection) -> dict[str, str]:
     return meta
 
 
+SUPPORTED_COMPONENTS = "C:supported-calendar-component-set"
+
+
+def accepts_component(collection: Collection, component: str) -> bool:
+    """Whether a calendar takes an object of ``component`` (RFC 4791 5.3.2.1): any kind, unless the
+    supported-calendar-component-set a client gave it at creation names fewer (a task list)."""
+    allowed = (collection.props or {}).get(SUPPORTED_COMPONENTS)
+    if not allowed or collection.tag != "VCALENDAR" or not component:
+        return True
+    return component.upper() in {name.strip().upper() for name in str(allowed).split(",")}
+
+
 def set_collection_meta(session: Session, collection: Collection, props: dict[str, str]) -> None:
     """Replace every property (Radicale's set_meta semantics), keeping known ones in columns."""
     extra: dict[str, str] = {}
@@ -788,6 +800,7 @@ __all__ = [
     "require_collection",
     "child_collections",
     "collection_meta",
+    "accepts_component",
     "set_collection_meta",
     "create_collection",
     "delete_collection",

@@ -553,6 +553,43 @@ def test_put_accepts_and_refuses_what_radicale_does(servers: Servers) -> None:
     }
 
 
+def test_a_task_list_takes_no_events_on_either_path(servers: Servers) -> None:
+    # RFC 4791 5.3.2.1: a calendar made for VTODO only refuses a VEVENT, by PUT or by MOVE.
+    mkcol = (
+        '<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set>'
+        "<D:prop><D:resourcetype><D:collection/><C:calendar/></D:resourcetype><D:displayname>Tasks</D:displayname>"
+        '<C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>'
+        "</D:prop></D:set></D:mkcol>"
+    )
+    auth = (servers.account.slug, servers.account.token)
+    for server, side in ((servers.fast, "fast"), (servers.radicale, "radicale")):
+        tasks = f"{server.dav_url}{servers.account.slug}/tasks-{side}/"
+        assert requests.request("MKCOL", tasks, data=mkcol, auth=auth, timeout=30).status_code == 201
+        event = calendar(vevent(f"meeting-{side}", "DTSTART:20270301T100000Z", "DTEND:20270301T110000Z"))
+        todo = calendar(
+            f"BEGIN:VTODO\r\nUID:todo-{side}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:Do\r\nEND:VTODO\r\n"
+        )
+        refused = requests.put(tasks + "meeting.ics", data=event, auth=auth, timeout=30)
+        assert refused.status_code == 400, (side, refused.status_code)
+        assert requests.put(tasks + "todo.ics", data=todo, auth=auth, timeout=30).status_code == 201
+        assert (
+            servers.request(
+                server, "PUT", f"move-me-{side}.ics", event.replace("meeting", "moving")
+            ).status_code
+            == 201
+        )
+        moved = servers.request(server, "MOVE", f"move-me-{side}.ics", Destination=tasks + "moved.ics")
+        assert moved.status_code == 400
+        listing = requests.request("PROPFIND", tasks, auth=auth, headers={"Depth": "1"}, timeout=30)
+        assert (
+            "todo.ics" in listing.text
+            and "meeting.ics" not in listing.text
+            and "moved.ics" not in listing.text
+        )
+        assert servers.request(server, "DELETE", f"move-me-{side}.ics").status_code == 200
+        assert requests.delete(tasks, auth=auth, timeout=30).status_code == 200
+
+
 def test_recurring_put_takes_radicales_checks(servers: Servers) -> None:
     text = calendar(
         vevent(

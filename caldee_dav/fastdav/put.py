@@ -55,6 +55,8 @@ def answer_put(
     collection = store.lock_collection_for_write(session, target.collection_path)
     if collection is None or collection.tag != "VCALENDAR":
         raise NotHandled
+    if not store.accepts_component(collection, index.component):
+        raise NotHandled  # Radicale refuses it (our storage's upload)
     existing, other = store.objects_at_href_or_uid(session, collection.id, target.item, index.uid)
     if not preconditions.hold_for(existing.etag if existing is not None else None):
         raise NotHandled  # Radicale answers 412
