@@ -170,7 +170,7 @@ def bump_revision(session: Session, collection: Collection) -> int:
         collection.revision = bumped[collection.id]
         return collection.revision
     revision = session.execute(
-        _bump(Collection.id == collection.id).returning(Collection.revision)
+        _bump(Collection.id == collection.id, utcnow()).returning(Collection.revision)
     ).scalar_one()
     collection.revision = bumped[collection.id] = revision
     return revision
@@ -191,16 +191,14 @@ def lock_collection_for_write(session: Session, path: str) -> Collection | None:
     return Collection(**row._mapping)
 
 
-def _bump(where: Any) -> Update:
+def _bump(where: Any, now: Any) -> Update:
     """The one statement that moves a collection to its next revision (and takes its row lock)."""
-    return update(Collection).where(where).values(revision=Collection.revision + 1, updated_at=utcnow())
+    return update(Collection).where(where).values(revision=Collection.revision + 1, updated_at=now)
 
 
-_LOCK_BY_PATH = (
-    update(Collection.__table__)
-    .where(Collection.__table__.c.path == bindparam("collection_path"))
-    .values(revision=Collection.__table__.c.revision + 1, updated_at=bindparam("now"))
-    .returning(*Collection.__table__.c)
+# ``_bump`` built once with named parameters, returning the whole row: it runs on every CalDAV PUT.
+_LOCK_BY_PATH = _bump(Collection.path == bindparam("collection_path"), bindparam("now")).returning(
+    *Collection.__table__.c
 )
 
 
