@@ -7,8 +7,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -159,12 +160,13 @@ def find_token(session: Session, secret: str) -> ApiToken | None:
     """The live token for ``secret`` (not revoked, not expired), or None."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
-    if token is None or token.revoked_at is not None:
-        return None
-    if token.expires_at is not None and token.expires_at <= utcnow():
-        return None
-    return token
+    query = select(ApiToken).where(ApiToken.token_hash == hash_token(secret), *_live_token(utcnow()))
+    return session.scalars(query).first()
+
+
+def _live_token(now: Any) -> tuple[ColumnElement[bool], ...]:
+    """A token that is neither revoked nor expired at ``now`` (a value or a bound parameter)."""
+    return ApiToken.revoked_at.is_(None), ApiToken.expires_at.is_(None) | (ApiToken.expires_at > now)
 
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -219,8 +221,7 @@ _TOKEN_OWNER = (
     .where(
         ApiToken.token_hash == bindparam("token_hash"),
         (User.slug == bindparam("slug")) | (User.email == bindparam("email")),
-        ApiToken.revoked_at.is_(None),
-        ApiToken.expires_at.is_(None) | (ApiToken.expires_at > bindparam("now")),
+        *_live_token(bindparam("now")),
     )
 )
 
