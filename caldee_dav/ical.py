@@ -203,11 +203,11 @@ def _instance(component: icalendar.cal.Component, start: datetime, end: datetime
     )
 
 
-# Expansion walks the series in windows with ``between``: recurring_ical_events' ``after`` costs seconds
-# per hundred instances of an unbounded rule, ``between`` milliseconds. Windows grow over sparse stretches
-# and shrink over dense ones, so each holds about a hundred to a thousand instances. The first is a
-# week, or an hour when a rule repeats by the minute or second: a week of FREQ=SECONDLY is 604,800
-# instances, which took minutes to build.
+# Expansion walks a series in windows with ``between`` (``iter_vevent_instances``): recurring_ical_events'
+# ``after`` costs seconds per hundred instances of an unbounded rule, ``between`` milliseconds. Windows
+# grow over sparse stretches and shrink over dense ones, so each holds about a hundred to a thousand
+# instances. The first is a week, or an hour when a rule repeats by the minute or second: a week of
+# FREQ=SECONDLY is 604,800 instances, which took minutes to build.
 FIRST_WINDOW = timedelta(days=7)
 LARGEST_WINDOW = timedelta(days=3650)
 SMALLEST_WINDOW = timedelta(hours=1)
@@ -234,26 +234,11 @@ def _expand(
     """Instances in start order; ``finished`` is False when the horizon or the cap stopped us."""
     instances: list[Instance] = []
     horizon = datetime.fromtimestamp(horizon_end, UTC)
-    query = recurring_ical_events.of(calendar, components=["VEVENT"])
     starts = [_as_utc(c.decoded("DTSTART")) for c in main_components(calendar) if "DTSTART" in c]
-    cursor = min(starts) - ZONE_SLACK
-    window = _first_window(calendar)
-    while cursor < horizon:
-        window_end = min(cursor + window, horizon)
-        found = []
-        for occurrence in query.between(cursor, window_end):
-            start, end = _instance_bounds(occurrence)
-            if cursor <= start < window_end:  # an instance overlapping two windows is counted once
-                found.append(_instance(occurrence, start, end))
-        for instance in sorted(found, key=lambda i: i.start):
-            if len(instances) >= max_instances:
-                return instances, False
-            instances.append(instance)
-        cursor = window_end
-        if len(found) < 100:
-            window = min(window * 2, LARGEST_WINDOW)
-        elif len(found) > 1000:
-            window = max(window / 4, SMALLEST_WINDOW)
+    for occurrence in iter_vevent_instances(calendar, min(starts) - ZONE_SLACK, horizon):
+        if len(instances) >= max_instances:
+            return instances, False
+        instances.append(_instance(occurrence, *_instance_bounds(occurrence)))
     masters = [c for c in main_components(calendar) if "RECURRENCE-ID" not in c]
     if any(_is_unbounded(m) for m in masters):
         return instances, False
@@ -281,9 +266,9 @@ def iter_vevent_instances(
     """The VEVENT instances overlapping [start, end), in order of start, expanded only as far as they
     are read: whether a series has an instance in a range without an end costs its first windows.
 
-    The range is read in windows that double (a week, two, four...; from an hour for dense rules).
-    recurring_ical_events' own ``after`` narrows its window to 15 minutes wherever it finds
-    instances: 350,000 windows for ten years of a daily series."""
+    The range is read in windows (see the constants above). recurring_ical_events' own ``after``
+    narrows its window to 15 minutes wherever it finds instances: 350,000 windows for ten years of a
+    daily series."""
     query = recurring_ical_events.of(calendar, components=["VEVENT"])
     seen: set[tuple[str, object]] = set()
     window, window_start = _first_window(calendar), start
@@ -292,12 +277,17 @@ def iter_vevent_instances(
             window_end = min(end, window_start + window)
         except OverflowError:
             window_end = end
-        for instance in sorted(query.between(window_start, window_end), key=_start_in_utc):
+        found = sorted(query.between(window_start, window_end), key=_start_in_utc)
+        for instance in found:
             key = (str(instance.get("UID", "")), instance.get("RECURRENCE-ID", instance.get("DTSTART")).dt)
             if key not in seen:  # an instance overlapping two windows comes back in both
                 seen.add(key)
                 yield instance
-        window, window_start = min(window * 2, LARGEST_WINDOW), window_end
+        window_start = window_end
+        if len(found) < 100:
+            window = min(window * 2, LARGEST_WINDOW)
+        elif len(found) > 1000:
+            window = max(window / 4, SMALLEST_WINDOW)
 
 
 def _start_in_utc(component: icalendar.cal.Component) -> datetime:
