@@ -77,8 +77,7 @@ class SharedReads:
 @contextmanager
 def shared_reads() -> Iterator[None]:
     """Let the read units inside share one session and transaction: the token check and a read-only view
-    then cost one BEGIN ... COMMIT instead of two (on PostgreSQL, three round trips fewer with the pool's
-    ping)."""
+    then cost one BEGIN ... COMMIT instead of two (on PostgreSQL, two round trips fewer)."""
     reads = SharedReads(caledee().engine)
     g.caledee_shared_reads = reads
     try:

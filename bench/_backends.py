@@ -181,7 +181,7 @@ def vacuum_analyze(engine: sa.Engine) -> None:
 
 
 def _maintain(engine: sa.Engine, statement: str) -> None:
-    if engine.dialect.name == "postgresql":
+    if db.on_postgresql(engine):
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
 

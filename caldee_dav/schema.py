@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from caldee_dav import db
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -21,7 +23,7 @@ def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema; safe to run from several processes at once."""
     config = alembic_config()
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
+        if db.on_postgresql(connection):
             # Serialize concurrent starts of several workers on one database.
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
         config.attributes["connection"] = connection
