@@ -1,9 +1,9 @@
-"""The HTTP front: a Flask app factory with one blueprint per resource; Radicale is mounted at /dav."""
+"""The REST front: a Flask app factory with one blueprint per resource. The composition root
+(``caldee_dav.server.wsgi_app``) mounts the CalDAV app beside it at /dav."""
 
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from api import availability as availability_api
 from api import bookings as bookings_api
@@ -18,7 +18,7 @@ API_PREFIX = "/api/v2"
 API_BLUEPRINTS = [me.bp, schedules_api.bp, event_types_api.bp, availability_api.bp, bookings_api.bp]
 
 
-def create_app(settings: Settings | None = None, *, mount_dav: bool = True) -> Flask:
+def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_resource_size
@@ -28,8 +28,4 @@ def create_app(settings: Settings | None = None, *, mount_dav: bool = True) -> F
     app.register_blueprint(site.bp)
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
-    if mount_dav:
-        from caldee_dav.radicale_app import create_dav_app
-
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": create_dav_app(settings)})  # type: ignore[method-assign]
     return app

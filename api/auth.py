@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import g, request
 
 from api.context import read_unit, shared_reads, write_unit
-from caldee_dav import accounts
+from caldee_dav.calendars import accounts
 from caldee_dav.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])

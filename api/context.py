@@ -11,9 +11,8 @@ from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from caldee_dav import db
+from caldee_dav import clock, db
 from caldee_dav.config import Settings
-from caldee_dav.models import utcnow
 
 EXTENSION = "caledee"
 
@@ -22,7 +21,7 @@ EXTENSION = "caledee"
 class Caledee:
     settings: Settings
     engine: Engine
-    now: Callable[[], datetime] = field(default=utcnow)
+    now: Callable[[], datetime] = field(default=clock.now)
 
 
 def caledee() -> Caledee:

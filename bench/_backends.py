@@ -1,6 +1,6 @@
 """The two storages under test: load the same events into each, then serve each on a loopback port.
 
-* Caledee: the store's bulk path (``store.put_object`` with ``ical.index_object``, a few thousand objects
+* Caledee: the write service (``objects.put_object`` with ``ical.index_object``, a few thousand objects
   per ``db.write_unit``), served by the real server (``python -m caldee_dav.cli serve``, gunicorn).
 * Radicale: its stock ``multifilesystem`` storage, the files written directly (a calendar folder with
   ``.Radicale.props`` and one ``<href>`` file per object, the text Radicale writes after a PUT), served
@@ -36,7 +36,10 @@ import sqlalchemy as sa
 import vobject
 from sqlalchemy.engine import make_url
 
-from caldee_dav import accounts, db, ical, store
+from caldee_dav import db, ical, store
+from caldee_dav.calendars import accounts
+from caldee_dav.calendars import objects as calendar_objects
+from caldee_dav.calendars.objects import PreparedObject
 from caldee_dav.config import Settings
 from caldee_dav.schema import migrate
 
@@ -157,7 +160,7 @@ def load_caledee(database_url: str, objects: list[StoredObject]) -> str:
         with db.write_unit(engine) as session:
             collection = store.require_collection(session, f"{USER}/{CALENDAR}")
             for obj in objects[first : first + BATCH]:
-                store.put_object(session, collection, obj.href, obj.text, ical.etag_of(obj.text), obj.index)
+                calendar_objects.put_object(session, collection, obj.href, _prepared(obj))
         _analyze(engine)
     vacuum_analyze(engine)
     engine.dispose()
@@ -291,3 +294,8 @@ level = warning
         stderr=subprocess.STDOUT,
     )
     return _wait_until_up(Server("radicale", f"http://127.0.0.1:{port}", process, log_path), "/")
+
+
+def _prepared(obj: Any) -> PreparedObject:
+    """An object of the bench, indexed when it was generated, as the write service takes it."""
+    return PreparedObject(obj.text, ical.etag_of(obj.text), obj.index)

@@ -30,7 +30,8 @@ import _dav
 import _events
 from werkzeug.test import Client
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 from caldee_dav.config import Settings
 
 TOP = 30
@@ -62,14 +63,14 @@ class InProcess:
     """The app as gunicorn would serve it, with a token for the bench user."""
 
     def __init__(self, database_url: str) -> None:
-        from api import create_app
+        from caldee_dav.server import wsgi_app
 
         with db.write_unit(db.engine_for(database_url)) as session:
             user = accounts.require_user(session, _backends.USER)
             secret = accounts.create_token(session, user, name="profile").secret
         fast = os.environ.get("CALEDEE_DAV_FAST_PATH", "true")
         settings = Settings(database_url=database_url, log_level="warning", dav_fast_path=fast)  # type: ignore[arg-type]
-        self.client = Client(create_app(settings))
+        self.client = Client(wsgi_app(settings))
         self.auth = "Basic " + base64.b64encode(f"{_backends.USER}:{secret}".encode()).decode()
         self.path = "/dav" + _backends.CALENDAR_PATH
         self.rng = random.Random(time.time_ns())  # fresh UIDs on a database used before
@@ -215,9 +216,9 @@ class _TimedContext:
 
 
 def _instrument(clock: PluginClock) -> None:
-    from caldee_dav import radicale_auth, radicale_collection, radicale_storage
+    from caldee_dav.dav import auth, collection, storage
 
-    for cls in (radicale_storage.Storage, radicale_collection.DavCollection, radicale_auth.Auth):
+    for cls in (storage.Storage, collection.DavCollection, auth.Auth):
         for name, member in list(vars(cls).items()):
             if name not in TIMED_METHODS:
                 continue
@@ -234,13 +235,14 @@ def _instrument_store(clock: PluginClock) -> None:
     from caldee_dav import store
 
     for name, member in list(vars(store).items()):
-        if inspect.isfunction(member) and not name.startswith("_") and member.__module__ == store.__name__:
+        ours = member.__module__.startswith(store.__name__ + ".") if inspect.isfunction(member) else False
+        if ours and not name.startswith("_"):
             setattr(store, name, clock.wrap(member))
 
 
 def _instrument_fast_path(clock: PluginClock, answered: list[bool]) -> None:
     """Time the fast CalDAV path and record whether it answered (or handed over to Radicale)."""
-    from caldee_dav.fastdav.dispatch import FastDav
+    from caldee_dav.dav.fast.dispatch import FastDav
 
     answer = FastDav.answer
 

@@ -1,7 +1,8 @@
 """Events for the slots benchmark, and the two ways they get into the store.
 
 * Events come from ``_events`` (deterministic), indexed with ``ical.index_object`` on every CPU and cached
-  in ``bench/.data``. The base calendar is loaded through ``store.put_object`` in batched write units.
+  in ``bench/.data``. The base calendar is loaded through the write
+  service (``objects.put_object``) in batched write units.
 * The older events of the scaling run all end before the base calendar's first year (same windows, same
   events inside them, a calendar ten times bigger) and are written by ``bulk_load``: the rows
   ``put_object`` writes, as Core executemany (put_object costs milliseconds per object: 90,000 of them
@@ -25,9 +26,12 @@ import _backends
 import _events
 from sqlalchemy import Engine, insert, select, update
 
-from caldee_dav import accounts, db, ical, store
+from caldee_dav import clock, db, ical, store
+from caldee_dav.calendars import accounts
+from caldee_dav.calendars import objects as calendar_objects
+from caldee_dav.calendars.objects import PreparedObject
 from caldee_dav.config import Settings
-from caldee_dav.models import CalendarObject, Change, Collection, Occurrence, User, utcnow
+from caldee_dav.models import CalendarObject, Change, Collection, Occurrence, User
 
 BATCH = 2000
 CACHE = Path(__file__).resolve().parent / ".data"
@@ -110,7 +114,7 @@ def store_load(engine: Engine, path: str, objects: Sequence[Prepared]) -> None:
         with db.write_unit(engine) as session:
             collection = store.require_collection(session, path)
             for obj in objects[first : first + BATCH]:
-                store.put_object(session, collection, obj.href, obj.text, ical.etag_of(obj.text), obj.index)
+                calendar_objects.put_object(session, collection, obj.href, _prepared(obj))
 
 
 def bulk_load(engine: Engine, path: str, objects: Sequence[Prepared]) -> None:
@@ -121,7 +125,7 @@ def bulk_load(engine: Engine, path: str, objects: Sequence[Prepared]) -> None:
             collection = store.require_collection(session, path)
             # The store gives every change of one transaction the same new revision.
             revision = collection.revision + 1
-            now = utcnow()
+            now = clock.now()
             session.execute(
                 insert(CalendarObject),
                 [
@@ -234,10 +238,15 @@ def check_bulk_load(engine: Engine, user_id: str, sample: Sequence[Prepared]) ->
     same = _snapshot(engine, paths[0]) == _snapshot(engine, paths[1])
     with db.write_unit(engine) as session:
         for path in paths:
-            store.delete_collection(session, store.require_collection(session, path))
+            calendar_objects.delete_calendar(session, store.require_collection(session, path))
     return same
 
 
 def analyze(engine: Engine) -> None:
     """On PostgreSQL, what autovacuum does after a load (it is off on the benchmark machine)."""
     _backends.vacuum_analyze(engine)
+
+
+def _prepared(obj: Any) -> PreparedObject:
+    """An object of the bench, indexed when it was generated, as the write service takes it."""
+    return PreparedObject(obj.text, ical.etag_of(obj.text), obj.index)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from datetime import time as clock
+from datetime import time as wall_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,9 +23,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from caldee_dav import accounts, db, store
+from caldee_dav import clock, db, store
+from caldee_dav.calendars import accounts
 from caldee_dav.config import Settings
-from caldee_dav.models import Booking, CalendarObject, utcnow
+from caldee_dav.models import Booking, CalendarObject
 from caldee_dav.scheduling import bookings, busy, event_types, offers
 from caldee_dav.scheduling.availability import Interval, merge
 from caldee_dav.scheduling.slots import Slot, offered_slots
@@ -86,7 +87,7 @@ def create_event_type(client: Client, host: Host) -> str:
 
 
 def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, clock(0), tzinfo=ZoneInfo(TIMEZONE))
+    return datetime.combine(day, wall_time(0), tzinfo=ZoneInfo(TIMEZONE))
 
 
 def free_slots(engine: Engine, host: Host, start: datetime, end: datetime) -> list[Slot]:
@@ -97,7 +98,7 @@ def free_slots(engine: Engine, host: Host, start: datetime, end: datetime) -> li
         while cursor < end:
             upto = min(cursor + timedelta(days=60), end)
             found += offers.availability(
-                session, host.user_id, host.event_type_id, cursor, upto, None, utcnow()
+                session, host.user_id, host.event_type_id, cursor, upto, None, clock.now()
             )
             cursor = upto
     return found
@@ -128,7 +129,7 @@ def preload_bookings(
                 duration_min=DURATION_MIN,
             )
             with db.write_unit(engine) as session:
-                bookings.create_booking(session, settings, host.user_id, request, utcnow())
+                bookings.create_booking(session, settings, host.user_id, request, clock.now())
             made += 1
     return made
 

@@ -59,9 +59,11 @@ from _slots_measure import (  # noqa: E402
 )
 from _slots_report import Availability, Result, report  # noqa: E402
 
-from caldee_dav import db  # noqa: E402
+from caldee_dav import (
+    clock,
+    db,  # noqa: E402
+)
 from caldee_dav.config import Settings  # noqa: E402
-from caldee_dav.models import utcnow  # noqa: E402
 from caldee_dav.schema import migrate  # noqa: E402
 
 PG_DATABASE = "caledee_bench_slots"
@@ -146,7 +148,7 @@ class Backend:
     def naive_baseline(self, run: Availability) -> None:
         for index in scenario.spread(range(len(self.spans)), self.args.baseline_repeat):
             start, end = self.spans[index]
-            now = utcnow()
+            now = clock.now()
             ms, naive = in_fresh_process(time_naive, self.url, self.host, start, end, now)
             run.naive.append(ms)
             ours = scenario.compute_window(self.engine, self.host, start, end, now, naive=False)

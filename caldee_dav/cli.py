@@ -7,7 +7,8 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
 from caldee_dav.schema import migrate

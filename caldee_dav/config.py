@@ -31,7 +31,6 @@ class Settings(BaseModel):
     port: int = Field(8000, ge=0, le=65535, description="HTTP port (0 picks a free port).")
     workers: int = Field(1, ge=1, le=64, description="Server processes started by `caledee serve`.")
     threads: int = Field(8, ge=1, le=256, description="Threads per server process.")
-    data_dir: str = Field("./var", description="Directory for the SQLite database and other local state.")
     log_level: str = Field("info", description="debug, info, warning or error.")
     max_resource_size: int = Field(
         10_000_000, ge=1024, description="Largest accepted calendar object or request body, in bytes."
@@ -43,6 +42,12 @@ class Settings(BaseModel):
         5000, ge=100, description="Cap on indexed instances of one recurring event; beyond it queries parse."
     )
     default_timezone: str = Field("UTC", description="Time zone of users created without one.")
+    clock_offset_days: int = Field(
+        0,
+        ge=-36500,
+        le=36500,
+        description="Testing only: run the server's clock this many days ahead (negative: behind).",
+    )
     dav_fast_path: bool = Field(
         True, description="Answer common CalDAV requests (queries, listings, PUT) straight from the store."
     )

@@ -26,9 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from caldee_dav import clock
 
 
 def new_id(prefix: str) -> str:
@@ -69,7 +67,7 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -88,7 +86,7 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -115,8 +113,8 @@ class Collection(Base):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
     # Longest single occurrence indexed here, in seconds: bounds the occurrence-index scan.
     max_span: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class CalendarObject(Base):
@@ -146,7 +144,7 @@ class CalendarObject(Base):
     recurring: Mapped[bool] = mapped_column(Boolean, default=False)
     # Instances starting before this are all in ``occurrences``; later ones must be computed.
     expanded_until: Mapped[int] = mapped_column(BigInteger)
-    last_modified: Mapped[datetime] = mapped_column(default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Occurrence(Base):
@@ -199,8 +197,8 @@ class Schedule(Base):
     weekly_rules: Mapped[list[Any]] = mapped_column(default=list)
     # [{"date": "2026-12-25", "intervals": []}, ...]; empty intervals means closed that day.
     date_overrides: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class EventType(Base):
@@ -234,8 +232,8 @@ class EventType(Base):
     busy_collection_ids: Mapped[list[Any]] = mapped_column(default=list)
     # User ids of the hosts for round_robin and collective kinds; the owner for one_on_one.
     host_ids: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class Booking(Base):
@@ -272,8 +270,8 @@ class Booking(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     canceled_by: Mapped[str | None] = mapped_column(String(320))
     confirmed_at: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     hosts: Mapped[list[BookingHost]] = relationship(cascade="all, delete-orphan")
 
@@ -303,4 +301,4 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

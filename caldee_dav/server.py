@@ -1,12 +1,26 @@
-"""Serve the WSGI app with gunicorn: N pre-forked worker processes, each with a thread pool."""
+"""The composition root of the HTTP server: the REST app with CalDAV mounted at /dav, served by
+gunicorn (N pre-forked worker processes, each with a thread pool)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from api import create_app
+from caldee_dav import clock
 from caldee_dav.config import Settings
+from caldee_dav.dav.app import create_dav_app
+
+
+def wsgi_app(settings: Settings) -> Flask:
+    """Everything one worker serves: REST, booking pages and health at /, CalDAV at /dav."""
+    clock.install(clock.Clock.moved_by_days(settings.clock_offset_days))
+    app = create_app(settings)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": create_dav_app(settings)})  # type: ignore[method-assign]
+    return app
 
 
 class CaledeeServer(BaseApplication):  # type: ignore[misc]
@@ -32,9 +46,7 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self):  # type: ignore[no-untyped-def]
-        from api import create_app
-
-        return create_app(self.settings)
+        return wsgi_app(self.settings)
 
 
 def serve(settings: Settings) -> None:

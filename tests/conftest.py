@@ -18,7 +18,8 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 from caldee_dav.schema import migrate
 
 POSTGRES_ENV = "CALEDEE_TEST_POSTGRES_URL"

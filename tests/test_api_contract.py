@@ -80,13 +80,14 @@ def test_documented_scope_is_required(
 def test_expired_and_forged_tokens_are_401(live_server: LiveServer) -> None:
     from datetime import timedelta
 
-    from caldee_dav import accounts, db
-    from caldee_dav.models import ApiToken, utcnow
+    from caldee_dav import clock, db
+    from caldee_dav.calendars import accounts
+    from caldee_dav.models import ApiToken
 
     account = create_account(live_server.database_url)
     with db.write_unit(db.engine_for(live_server.database_url)) as session:
         token = session.query(ApiToken).filter_by(token_hash=accounts.hash_token(account.token)).one()
-        token.expires_at = utcnow() - timedelta(seconds=1)
+        token.expires_at = clock.now() - timedelta(seconds=1)
     for secret in (account.token, "pat_forged", "not-a-pat"):
         response = requests.get(
             live_server.url + "/api/v2/me", headers={"Authorization": f"Bearer {secret}"}, timeout=10

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 from caldee_dav.models import Booking, User
 from tests.conftest import Account, LiveServer, create_account
 from tests.conftest import api_request as call

@@ -7,8 +7,9 @@ from datetime import timedelta
 import requests
 from sqlalchemy import select
 
-from caldee_dav import accounts, db, store
-from caldee_dav.models import ApiToken, utcnow
+from caldee_dav import clock, db, store
+from caldee_dav.calendars import accounts
+from caldee_dav.models import ApiToken
 from tests.conftest import TEST_MAX_RESOURCE_SIZE, Account, LiveServer, create_account
 
 EVENT = (
@@ -145,9 +146,9 @@ def test_token_login_needs_a_live_token_with_the_caldav_scope(
         revoked = accounts.create_token(session, accounts.require_user(session, account.slug), name="old")
         expired = accounts.create_token(session, accounts.require_user(session, account.slug), name="gone")
         token = session.scalars(select(ApiToken).where(ApiToken.id == revoked.id)).one()
-        token.revoked_at = utcnow()
+        token.revoked_at = clock.now()
         token = session.scalars(select(ApiToken).where(ApiToken.id == expired.id)).one()
-        token.expires_at = utcnow() - timedelta(seconds=1)
+        token.expires_at = clock.now() - timedelta(seconds=1)
     refused = [
         (api_only, (api_only.slug, api_only.token)),
         (account, (account.slug, revoked.secret)),

@@ -8,7 +8,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 from caldee_dav.models import Base, Booking, EventType
 from caldee_dav.scheduling import busy
 from caldee_dav.schema import alembic_config, migrate

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from caldee_dav import accounts, ical, store
+from caldee_dav import store
+from caldee_dav.calendars import accounts, objects
 from caldee_dav.config import Settings
 from caldee_dav.models import Booking, Collection, EventType, User
 from caldee_dav.scheduling import booking_ical
@@ -38,7 +39,7 @@ def booking_collection(session: Session, event_type: EventType, host: User) -> C
     """Where a new booking of ``host`` is written: the event type's booking calendar when it belongs to
     this host, else the host's first calendar; None when the host has no calendar at all."""
     if event_type.booking_collection_id and host.id == event_type.user_id:
-        chosen = session.get(Collection, event_type.booking_collection_id)
+        chosen = store.get_collection_by_id(session, event_type.booking_collection_id)
         if chosen is not None and chosen.owner_id == host.id and chosen.tag == "VCALENDAR":
             return chosen
     calendars = accounts.user_calendars(session, host)
@@ -82,11 +83,8 @@ def build_event(session: Session, booking: Booking, event_type: EventType, now: 
 def _put(
     session: Session, settings: Settings, collection: Collection, href: str, text: str, now: datetime
 ) -> None:
-    horizon = int(now.timestamp()) + settings.occurrence_horizon_days * 86400
-    index = ical.index_object(
-        ical.parse_calendar(text), horizon_end=horizon, max_instances=settings.max_occurrences_per_object
-    )
-    store.put_object(session, collection, href, text, ical.etag_of(text), index)
+    prepared = objects.prepare_object(text, objects.WriteLimits.from_settings(settings), now)
+    objects.put_object(session, collection, href, prepared)
 
 
 def write_new(
@@ -109,7 +107,7 @@ def _copies(session: Session, booking: Booking) -> list[tuple[Collection, str]]:
     """Where the booking's VEVENT is now: the primary copy, then co-hosts' copies found by UID."""
     found: list[tuple[Collection, str]] = []
     if booking.collection_id is not None and booking.object_href:
-        primary = session.get(Collection, booking.collection_id)
+        primary = store.get_collection_by_id(session, booking.collection_id)
         if primary is not None and store.get_object(session, primary.id, booking.object_href) is not None:
             found.append((primary, booking.object_href))
     for host_id in booking.host_ids or []:

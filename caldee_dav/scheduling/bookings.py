@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, InvalidInput, NotFound
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id

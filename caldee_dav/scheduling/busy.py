@@ -29,7 +29,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from caldee_dav import ical, store
-from caldee_dav.models import Booking, BookingHost, CalendarObject, Collection, User
+from caldee_dav.models import Booking, BookingHost, CalendarObject, User
 from caldee_dav.scheduling.availability import Interval, merge
 from caldee_dav.scheduling.event_type_fields import MAX_DURATION_MIN
 
@@ -72,13 +72,10 @@ class BusyCalendars:
 
 def busy_calendars(session: Session, host: User, configured: Sequence[int]) -> BusyCalendars:
     """The host's calendars among ``configured``; all of the host's calendars when none is."""
-    query = select(Collection.id, Collection.max_span).where(
-        Collection.owner_id == host.id, Collection.tag == "VCALENDAR"
-    )
-    rows = session.execute(query.where(Collection.id.in_(list(configured)))).all() if configured else []
-    if not rows:
-        rows = session.execute(query).all()
-    return BusyCalendars([row.id for row in rows], max((row.max_span or 0 for row in rows), default=0))
+    spans = store.calendar_spans(session, host.id, configured) if configured else {}
+    if not spans:
+        spans = store.calendar_spans(session, host.id)
+    return BusyCalendars(list(spans), max(spans.values(), default=0))
 
 
 def _bookings_statement(*, excluding: bool) -> Select[tuple[datetime, datetime, str]]:

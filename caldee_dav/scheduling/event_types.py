@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caldee_dav import accounts, store
+from caldee_dav import clock, store
+from caldee_dav.calendars import accounts
 from caldee_dav.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from caldee_dav.models import Booking, Collection, EventType, User, utcnow
+from caldee_dav.models import Booking, Collection, EventType, User
 from caldee_dav.scheduling.editing import UNSET, Problems, error_at, given_fields, lock_owner
 from caldee_dav.scheduling.event_type_fields import (
     BOOL_SETTINGS,
@@ -183,7 +184,7 @@ def _check_slug_free(session: Session, owner_id: str, slug: str, own_id: str | N
 
 def create_event_type(session: Session, owner_id: str, changes: EventTypeChanges) -> EventType:
     owner = lock_owner(session, owner_id)
-    now = utcnow()
+    now = clock.now()
     event_type = EventType(
         user_id=owner.id,
         name="",
@@ -228,7 +229,7 @@ def delete_event_type(
         .where(
             Booking.event_type_id == event_type.id,
             Booking.status.in_(("active", "pending")),
-            Booking.end_at > (now or utcnow()),
+            Booking.end_at > (now or clock.now()),
         )
     )
     if upcoming:
@@ -262,10 +263,7 @@ def describe_event_types(session: Session, event_types: Sequence[EventType]) -> 
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     collection_ids = {et.booking_collection_id for et in event_types if et.booking_collection_id is not None}
     collection_ids |= {c for et in event_types for c in et.busy_collection_ids or []}
-    paths: dict[int, str] = {}
-    if collection_ids:
-        query = select(Collection.id, Collection.path).where(Collection.id.in_(collection_ids))
-        paths = {row.id: row.path for row in session.execute(query)}
+    paths = store.collection_paths(session, collection_ids)
     views = []
     for et in event_types:
         hosts = [

@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from caldee_dav import clock
 from caldee_dav.errors import NotFound
-from caldee_dav.models import EventType, Schedule, utcnow
+from caldee_dav.models import EventType, Schedule
 from caldee_dav.scheduling.editing import (
     UNSET,
     Problems,
@@ -260,7 +261,7 @@ def create_schedule(session: Session, owner_id: str, changes: ScheduleChanges) -
     values = _checked(changes, problems)
     problems.raise_if_any()
     has_schedules = bool(list_schedules(session, owner_id))
-    now = utcnow()
+    now = clock.now()
     schedule = Schedule(
         user_id=owner_id,
         name=values.get("name", DEFAULT_SCHEDULE_NAME),
@@ -311,7 +312,7 @@ def delete_schedule(session: Session, owner_id: str, schedule_id: str) -> None:
     session.execute(
         update(EventType)
         .where(EventType.schedule_id == schedule.id)
-        .values(schedule_id=None, updated_at=utcnow())
+        .values(schedule_id=None, updated_at=clock.now())
         .execution_options(synchronize_session="fetch")
     )
     session.delete(schedule)

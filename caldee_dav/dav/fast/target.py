@@ -12,8 +12,9 @@ from radicale import pathutils
 from sqlalchemy.orm import Session
 
 from caldee_dav import store
-from caldee_dav.fastdav.answer import NotHandled
-from caldee_dav.logins import LoginChecker, basic_credentials
+from caldee_dav.calendars.logins import LoginChecker
+from caldee_dav.dav.credentials import basic_credentials
+from caldee_dav.dav.fast.answer import NotHandled
 from caldee_dav.models import Collection
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9._~@-]+")

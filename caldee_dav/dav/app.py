@@ -14,9 +14,9 @@ from radicale import config as radicale_config
 from radicale.item import filter as radicale_filter
 
 from caldee_dav.config import Settings
-from caldee_dav.fastdav import FastDav
-from caldee_dav.logins import basic_credentials
-from caldee_dav.radicale_collection import expand_window
+from caldee_dav.dav.collection import expand_window
+from caldee_dav.dav.credentials import basic_credentials
+from caldee_dav.dav.fast import FastDav
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 FREE_BUSY_QUERY = f"{{{CALDAV_NS}}}free-busy-query"
@@ -28,17 +28,15 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     configuration.update(
         {
             "auth": {
-                "type": "caldee_dav.radicale_auth",
-                "caledee_database_url": settings.database_url,
+                "type": "caldee_dav.dav.auth",
+                "caledee_settings": settings.model_dump_json(),
                 "realm": "Caledee",
                 "delay": "0",
             },
             "rights": {"type": "owner_only"},
             "storage": {
-                "type": "caldee_dav.radicale_storage",
-                "caledee_database_url": settings.database_url,
-                "caledee_horizon_days": str(settings.occurrence_horizon_days),
-                "caledee_max_occurrences": str(settings.max_occurrences_per_object),
+                "type": "caldee_dav.dav.storage",
+                "caledee_settings": settings.model_dump_json(),
             },
             "server": {
                 "max_content_length": str(settings.max_resource_size),
@@ -72,7 +70,7 @@ class DavRequestGuard:
     - a calendar-query asking for ``<C:expand>`` tells the storage its time range: Radicale strips the
       time-range from the filters it hands to ``get_filtered`` when expanding, which would make the
       storage return, and Radicale parse, every object;
-    - the requests ``fast`` answers (see ``caldee_dav.fastdav``) never reach Radicale.
+    - the requests ``fast`` answers (see ``caldee_dav.dav.fast``) never reach Radicale.
     """
 
     def __init__(self, app: WSGIApp, max_body: int, fast: FastDav | None = None) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from radicale.item import filter as radicale_filter
 
 from caldee_dav import ical
-from caldee_dav.fastdav.answer import NotHandled
-from caldee_dav.fastdav.multistatus import CALDAV, DAV
+from caldee_dav.dav.fast.answer import NotHandled
+from caldee_dav.dav.fast.multistatus import CALDAV, DAV
 
 GETETAG = DAV + "getetag"
 GETCONTENTTYPE = DAV + "getcontenttype"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from caldee_dav import store
-from caldee_dav.fastdav.target import all_safe
+from caldee_dav.dav.fast.target import all_safe
 from caldee_dav.models import Collection
 
 # Rows kept over all calendars, per process (about 200 bytes each).

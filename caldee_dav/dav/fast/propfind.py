@@ -6,14 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from caldee_dav import store
-from caldee_dav.fastdav.answer import DavAnswer, xml_answer
-from caldee_dav.fastdav.listing import item_responses, list_items
-from caldee_dav.fastdav.listing_cache import ListingCache
-from caldee_dav.fastdav.queries import GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
-from caldee_dav.fastdav.target import DavTarget, require_calendar
+from caldee_dav.dav.fast.answer import DavAnswer, xml_answer
+from caldee_dav.dav.fast.listing import item_responses, list_items
+from caldee_dav.dav.fast.listing_cache import ListingCache
+from caldee_dav.dav.fast.queries import GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
+from caldee_dav.dav.fast.target import DavTarget, require_calendar
+from caldee_dav.dav.meta import collection_etag, last_modified
 from caldee_dav.models import Collection
-from caldee_dav.radicale_collection import collection_etag, http_date
 
 CLOSING = "</multistatus>"
 OPENING = (
@@ -39,7 +38,7 @@ def _calendar_response(target: DavTarget, collection: Collection, props: tuple[s
     """The calendar's own properties, as Radicale gives them for a calendar collection."""
     values = {
         GETETAG: f"<getetag>{collection_etag(collection)}</getetag>",
-        GETLASTMODIFIED: f"<getlastmodified>{http_date(store.last_modified(collection))}</getlastmodified>",
+        GETLASTMODIFIED: f"<getlastmodified>{last_modified(collection)}</getlastmodified>",
         GETCONTENTTYPE: "<getcontenttype>text/calendar</getcontenttype>",
         RESOURCETYPE: "<resourcetype><C:calendar/><collection/></resourcetype>",
     }

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import icalendar
 
 from caldee_dav import ical
-from caldee_dav.fastdav.answer import NotHandled
+from caldee_dav.dav.fast.answer import NotHandled
 
 TIME_PROPERTIES = ("DTSTART", "DTEND", "RECURRENCE-ID")
 RULE_PROPERTIES = ("RRULE", "RDATE", "EXDATE", "EXRULE")

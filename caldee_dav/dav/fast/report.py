@@ -8,11 +8,11 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from caldee_dav import store
-from caldee_dav.fastdav import multistatus
-from caldee_dav.fastdav.answer import DavAnswer, xml_answer
-from caldee_dav.fastdav.expand import expanded_text, overlaps
-from caldee_dav.fastdav.queries import CALENDAR_DATA, GETCONTENTTYPE, GETETAG, CalendarQuery
-from caldee_dav.fastdav.target import SAFE_NAME, DavTarget, require_calendar
+from caldee_dav.dav.fast import multistatus
+from caldee_dav.dav.fast.answer import DavAnswer, xml_answer
+from caldee_dav.dav.fast.expand import expanded_text, overlaps
+from caldee_dav.dav.fast.queries import CALENDAR_DATA, GETCONTENTTYPE, GETETAG, CalendarQuery
+from caldee_dav.dav.fast.target import SAFE_NAME, DavTarget, require_calendar
 
 
 def answer_calendar_query(session: Session, target: DavTarget, query: CalendarQuery) -> DavAnswer:

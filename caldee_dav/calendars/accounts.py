@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from caldee_dav import store
+from caldee_dav import clock, store
+from caldee_dav.calendars.objects import SUPPORTED_COMPONENTS
 from caldee_dav.errors import AlreadyExists, InvalidInput, NotFound
-from caldee_dav.models import ApiToken, Collection, User, utcnow
+from caldee_dav.models import ApiToken, Collection, User
 from caldee_dav.zones import zone_named
 
 TOKEN_PREFIX = "pat_"
@@ -102,6 +103,14 @@ def create_user(
     return user
 
 
+def get_user(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def user_id_by_slug(session: Session, slug: str) -> str | None:
+    return session.scalar(select(User.id).where(User.slug == slug))
+
+
 def find_user(session: Session, login: str) -> User | None:
     """A user by slug or email (case-insensitive email)."""
     login = login.strip()
@@ -142,7 +151,7 @@ def create_token(
     if expires_days is not None and not 0 < expires_days <= MAX_TOKEN_DAYS:
         raise InvalidInput(f"expiry must be between 1 and {MAX_TOKEN_DAYS} days (or none, for no expiry)")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    expires_at = clock.now() + timedelta(days=expires_days) if expires_days else None
     token = ApiToken(
         user_id=user.id,
         name=name,
@@ -160,7 +169,7 @@ def find_token(session: Session, secret: str) -> ApiToken | None:
     """The live token for ``secret`` (not revoked, not expired), or None."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    query = select(ApiToken).where(ApiToken.token_hash == hash_token(secret), *_live_token(utcnow()))
+    query = select(ApiToken).where(ApiToken.token_hash == hash_token(secret), *_live_token(clock.now()))
     return session.scalars(query).first()
 
 
@@ -175,13 +184,13 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 def token_needs_touch(token: ApiToken) -> bool:
     """Whether this use should be recorded: at most once a minute, so that most requests checking a
     token only read."""
-    return token.last_used_at is None or utcnow() - token.last_used_at > TOKEN_TOUCH_INTERVAL
+    return token.last_used_at is None or clock.now() - token.last_used_at > TOKEN_TOUCH_INTERVAL
 
 
 def touch_token(token: ApiToken) -> None:
     """Record use, at most once a minute, so reads do not turn every request into a write."""
     if token_needs_touch(token):
-        token.last_used_at = utcnow()
+        token.last_used_at = clock.now()
 
 
 def touch_token_id(session: Session, token_id: str) -> None:
@@ -207,7 +216,7 @@ def caldav_token_owner(session: Session, login: str, secret: str) -> str | None:
     """The slug of ``login`` when ``secret`` is one of that user's live tokens with the ``caldav``
     scope. One query (a CalDAV client sends its token with every request)."""
     login = login.strip()
-    params = {"token_hash": hash_token(secret), "slug": login, "email": login.lower(), "now": utcnow()}
+    params = {"token_hash": hash_token(secret), "slug": login, "email": login.lower(), "now": clock.now()}
     row = session.execute(_TOKEN_OWNER, params).first()
     if row is None or CALDAV_SCOPE not in (row.scopes or ()):
         return None
@@ -251,20 +260,17 @@ def create_calendar(
     path = f"{user.slug}/{slug}"
     if store.get_collection(session, path) is not None:
         raise AlreadyExists(f"{user.slug} already has a calendar {slug!r}")
-    props = {"tag": "VCALENDAR", "D:displayname": name, "C:supported-calendar-component-set": "VEVENT,VTODO"}
-    if color:
-        props["ICAL:calendar-color"] = color
-    if description:
-        props["C:calendar-description"] = description
-    calendar = store.create_collection(session, path, owner_id=user.id, props=props)
+    fields = store.CollectionFields(
+        tag="VCALENDAR",
+        display_name=name,
+        color=color or None,
+        description=description or None,
+        props={SUPPORTED_COMPONENTS: "VEVENT,VTODO"},
+    )
+    calendar = store.create_collection(session, path, owner_id=user.id, fields=fields)
     calendar.timezone = timezone or user.timezone
     return calendar
 
 
 def user_calendars(session: Session, user: User) -> list[Collection]:
-    query = select(Collection).where(Collection.owner_id == user.id, Collection.tag == "VCALENDAR")
-    return list(session.scalars(query.order_by(Collection.path)))
-
-
-def count_users(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User)) or 0
+    return store.calendars_of_owner(session, user.id)

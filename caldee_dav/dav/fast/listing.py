@@ -9,10 +9,10 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from caldee_dav import store
-from caldee_dav.fastdav.multistatus import fill
-from caldee_dav.fastdav.queries import GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
-from caldee_dav.fastdav.target import DavTarget, all_safe
-from caldee_dav.radicale_collection import http_date
+from caldee_dav.dav.fast.multistatus import fill
+from caldee_dav.dav.fast.queries import GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
+from caldee_dav.dav.fast.target import DavTarget, all_safe
+from caldee_dav.dav.meta import http_date
 
 # Each listable property's markup around its value (%s). ETags are quoted hex digests (ical.etag_of) and
 # components plain names: nothing to escape. DAV: is the answer's default namespace.

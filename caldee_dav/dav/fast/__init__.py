@@ -13,7 +13,7 @@ unknown paths, failed preconditions, invalid data), is handed to Radicale unchan
 it as before. ``settings.dav_fast_path = false`` sends everything to Radicale.
 """
 
-from caldee_dav.fastdav.answer import DavAnswer, NotHandled
-from caldee_dav.fastdav.dispatch import FastDav
+from caldee_dav.dav.fast.answer import DavAnswer, NotHandled
+from caldee_dav.dav.fast.dispatch import FastDav
 
 __all__ = ["DavAnswer", "FastDav", "NotHandled"]

@@ -1,26 +1,27 @@
-"""Radicale's collection interface over ``store``: items come from SQL rows without parsing."""
+"""Radicale's collection interface: items come from the store's rows without parsing; every write goes
+through the write service (``caldee_dav.calendars.objects``)."""
 
 from __future__ import annotations
 
 import contextvars
-import posixpath
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
-from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import radicale.item as radicale_item
 from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caldee_dav import ical, store
+from caldee_dav import clock, ical, store
+from caldee_dav.calendars import objects
+from caldee_dav.calendars.objects import WriteLimits
+from caldee_dav.dav.meta import collection_etag, collection_meta, fields_from_meta, http_date, last_modified
+from caldee_dav.dav.sync_tokens import parse_sync_token, sync_token
+from caldee_dav.dav.units import RequestUnits
+from caldee_dav.errors import CaledeeError
 from caldee_dav.models import CalendarObject, Collection
-
-if TYPE_CHECKING:
-    from caldee_dav.radicale_storage import Storage
 
 # Set by the REPORT middleware for calendar-query with <C:expand>: Radicale strips the time-range
 # from the filters it hands us in that case, and without it every object would be expanded.
@@ -29,18 +30,10 @@ expand_window: contextvars.ContextVar[tuple[int, int] | None] = contextvars.Cont
 )
 
 
-def http_date(value: Any) -> str:
-    return format_datetime(value, usegmt=True)
-
-
-def collection_etag(collection: Collection) -> str:
-    """Changes with every write to the collection (and differs from a deleted one's with the same id)."""
-    return f'"{store.collection_version(collection)}"'
-
-
 class DavCollection(radicale_storage.BaseCollection):
-    def __init__(self, storage_: Storage, row: Collection) -> None:
-        self._storage = storage_
+    def __init__(self, units: RequestUnits, limits: WriteLimits, row: Collection) -> None:
+        self._units = units
+        self._limits = limits
         self._row = row
 
     # --- identity and metadata ------------------------------------------------------------------
@@ -52,7 +45,7 @@ class DavCollection(radicale_storage.BaseCollection):
     @property
     def _session(self) -> Session:
         """The write unit of this request (writes happen only under Radicale's "w" lock)."""
-        return self._storage.current_session()
+        return self._units.current_session()
 
     @property
     def etag(self) -> str:
@@ -64,14 +57,14 @@ class DavCollection(radicale_storage.BaseCollection):
 
     @property
     def last_modified(self) -> str:
-        return http_date(store.last_modified(self._row))
+        return last_modified(self._row)
 
     def get_meta(self, key: str | None = None) -> Any:
-        meta = store.collection_meta(self._row)
+        meta = collection_meta(self._row)
         return meta if key is None else meta.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
-        store.set_collection_meta(self._session, self._row, dict(props))
+        store.set_collection_fields(self._session, self._row, fields_from_meta(props))
 
     # --- items ----------------------------------------------------------------------------------
 
@@ -91,14 +84,14 @@ class DavCollection(radicale_storage.BaseCollection):
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterable[tuple[str, radicale_item.Item | None]]:
         wanted = list(hrefs)
-        with self._storage.reading() as session:
+        with self._units.reading() as session:
             found = {obj.href: obj for obj in store.get_objects(session, self._row.id, wanted)}
         for href in dict.fromkeys(wanted):
             obj = found.get(href)
             yield href, self._item(obj) if obj is not None else None
 
     def get_all(self) -> Iterator[radicale_item.Item]:
-        with self._storage.reading() as session:
+        with self._units.reading() as session:
             objects = store.all_objects(session, self._row.id)
         for obj in objects:
             yield self._item(obj)
@@ -118,43 +111,48 @@ class DavCollection(radicale_storage.BaseCollection):
                 if tag is None or item.component_name == tag:
                     yield item, simple
             return
-        with self._storage.reading() as session:
+        with self._units.reading() as session:
             candidates = store.find_in_range(session, self._row, start, end, tag)
         for candidate in candidates:
             yield self._item(candidate.obj), simple and candidate.exact
 
     def has_uid(self, uid: str) -> bool:
-        # Lock the collection first so that two uploads of one new UID cannot both pass this check.
-        self._session.execute(select(Collection.id).where(Collection.id == self._row.id).with_for_update())
-        return store.object_by_uid(self._session, self._row.id, uid) is not None
+        # Lock the calendar first so that two uploads of one new UID cannot both pass this check.
+        return objects.has_uid(self._session, self._row, uid)
 
     def upload(
         self, href: str, item: radicale_item.Item
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
-        if not href or "/" in href or href in (".", ".."):
-            raise ValueError(f"unsafe item name {href!r}")
         old = store.get_object(self._session, self._row.id, href)
         old_item = self._item(old) if old is not None else None
         text = item.serialize()
-        index = self._storage.index_text(text, item)
-        if not store.accepts_component(self._row, index.component):
-            raise ValueError(f"this calendar does not hold {index.component} objects")  # Radicale's 400
-        obj, _ = store.put_object(self._session, self._row, href, text, ical.etag_of(text), index)
-        return self._item(obj), old_item
+        prepared = objects.prepare_checked_item(
+            text,
+            uid=item.uid,
+            component=item.component_name,
+            is_calendar=item.name == "VCALENDAR",
+            limits=self._limits,
+            now=clock.now(),
+        )
+        try:
+            written = objects.put_object(self._session, self._row, href, prepared)
+        except CaledeeError as exc:
+            raise ValueError(exc.message) from exc  # Radicale answers a ValueError with 400
+        return self._item(written.obj), old_item
 
     def delete(self, href: str | None = None) -> None:
         if href is None:
-            store.delete_collection(self._session, self._row)
+            objects.delete_calendar(self._session, self._row)
             return
-        store.delete_object(self._session, self._row, href)
+        objects.delete_object(self._session, self._row, href)
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
-        with self._storage.reading() as session:
+        with self._units.reading() as session:
             row = store.require_collection(session, self._row.path)
-            token = store.sync_token(row)
+            token = sync_token(row)
             if not old_token:
                 return token, [obj.href for obj in store.all_objects(session, row.id)]
-            revision = store.parse_sync_token(row, old_token)
+            revision = parse_sync_token(row, old_token)
             return token, store.changes_since(session, row, revision)
 
     def upload_all(self, items: Iterable[radicale_item.Item]) -> list[str]:
@@ -173,7 +171,3 @@ class DavCollection(radicale_storage.BaseCollection):
 def _safe_href(uid: str, suffix: str) -> str:
     name = uid if uid and all(c.isalnum() or c in "-_.@" for c in uid) and len(uid) < 200 else ""
     return (name or secrets.token_hex(16)) + suffix
-
-
-def item_parent(path: str) -> tuple[str, str]:
-    return posixpath.dirname(path), posixpath.basename(path)

@@ -5,8 +5,6 @@ Shared by Radicale's auth plugin and the fast CalDAV path, so both accept exactl
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import threading
 import time
@@ -14,7 +12,8 @@ import time
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from caldee_dav import accounts, db
+from caldee_dav import db
+from caldee_dav.calendars import accounts
 
 # Password hashes are deliberately slow; a client sends credentials on every request, so a
 # successful password login is remembered briefly (by a hash of the credentials, never the password).
@@ -51,16 +50,3 @@ class LoginChecker:
                     self._recent.clear()
                 self._recent[key] = (slug, now + LOGIN_CACHE_SECONDS)
         return slug
-
-
-def basic_credentials(authorization: str) -> tuple[str, str] | None:
-    """(login, password) from an ``Authorization: Basic ...`` header, or None."""
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    login, separator, password = decoded.partition(":")
-    return (login, password) if separator else None

@@ -7,16 +7,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from caldee_dav import db
+from caldee_dav.calendars.logins import LoginChecker
+from caldee_dav.calendars.objects import WriteLimits
 from caldee_dav.config import Settings
-from caldee_dav.fastdav.answer import DavAnswer, NotHandled
-from caldee_dav.fastdav.listing_cache import ListingCache
-from caldee_dav.fastdav.propfind import answer_listing
-from caldee_dav.fastdav.put import IndexLimits, Preconditions, answer_put, parse_put
-from caldee_dav.fastdav.queries import DAV, read_calendar_query, read_listing_props, read_sync_request
-from caldee_dav.fastdav.report import answer_calendar_query
-from caldee_dav.fastdav.sync import answer_sync
-from caldee_dav.fastdav.target import DavTarget, resolve_target
-from caldee_dav.logins import LoginChecker
+from caldee_dav.dav.fast.answer import DavAnswer, NotHandled
+from caldee_dav.dav.fast.listing_cache import ListingCache
+from caldee_dav.dav.fast.propfind import answer_listing
+from caldee_dav.dav.fast.put import answer_put, parse_put, preconditions_of
+from caldee_dav.dav.fast.queries import DAV, read_calendar_query, read_listing_props, read_sync_request
+from caldee_dav.dav.fast.report import answer_calendar_query
+from caldee_dav.dav.fast.sync import answer_sync
+from caldee_dav.dav.fast.target import DavTarget, resolve_target
 
 SYNC_COLLECTION = DAV + "sync-collection"
 
@@ -26,11 +27,7 @@ class FastDav:
         self.engine = db.engine_for(settings.database_url)
         self.logins = LoginChecker(self.engine)
         self.listings = ListingCache()
-        self.limits = IndexLimits(
-            settings.occurrence_horizon_days * 86400, settings.max_occurrences_per_object
-        )
-        # Radicale refuses items over 80% of the request limit (its max_resource_size).
-        self.max_item_size = int(settings.max_resource_size * 0.8)
+        self.limits = WriteLimits.from_settings(settings)
 
     def answer(self, environ: dict[str, Any], body: bytes, root: Any) -> DavAnswer | None:
         """The answer, or None when Radicale should answer."""
@@ -40,7 +37,7 @@ class FastDav:
                 return self._report(environ, root)
             if method == "PROPFIND" and root is not None and environ.get("HTTP_DEPTH") == "1":
                 return self._listing(environ, root)
-            if method == "PUT" and 0 < len(body) <= self.max_item_size:
+            if method == "PUT" and 0 < len(body) <= self.limits.max_size:
                 return self._put(environ, body)
         except NotHandled:
             return None
@@ -68,10 +65,7 @@ class FastDav:
         return target
 
     def _put(self, environ: dict[str, Any], body: bytes) -> DavAnswer:
-        text, index = parse_put(body, self.limits)
-        preconditions = Preconditions(
-            environ.get("HTTP_IF_MATCH", ""), environ.get("HTTP_IF_NONE_MATCH", "") == "*"
-        )
+        prepared = parse_put(body, self.limits)
         with db.write_unit(self.engine) as session:
             target = resolve_target(environ, self.logins, session)
-            return answer_put(session, target, text, index, preconditions)
+            return answer_put(session, target, prepared, preconditions_of(environ))

@@ -1,0 +1,152 @@
+"""What the store keeps beside an object's text: UID, bounds and the instances up to a horizon.
+
+Time-range semantics follow RFC 4791 section 9.9 the way Radicale applies them, so that the SQL index
+and Radicale's own filter agree."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import icalendar
+
+from caldee_dav.ical.expand import FAR_FUTURE, ZONE_SLACK, iter_vevent_instances
+from caldee_dav.ical.parse import (
+    DAY,
+    SECOND,
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    as_utc,
+    main_components,
+    start_in_utc,
+    validate_object,
+)
+
+
+@dataclass(frozen=True)
+class Instance:
+    start: int
+    end: int
+    transparent: bool = False
+    cancelled: bool = False
+    # DTSTART is a DATE: busy for whole days of whoever reads it, not for UTC days.
+    all_day: bool = False
+
+
+@dataclass
+class ObjectIndex:
+    """What the store keeps beside the text of one calendar object."""
+
+    uid: str
+    component: str
+    range_start: int = TIMESTAMP_MIN
+    range_end: int = TIMESTAMP_MAX
+    recurring: bool = False
+    # Instances starting before this are all listed; TIMESTAMP_MIN means "none indexed, parse to answer".
+    expanded_until: int = TIMESTAMP_MIN
+    instances: list[Instance] = field(default_factory=list)
+
+
+
+def _instance_bounds(component: icalendar.cal.Component) -> tuple[datetime, datetime]:
+    start_value = component.decoded("DTSTART")
+    start = as_utc(start_value)
+    if "DTEND" in component:
+        end = as_utc(component.decoded("DTEND"))
+    elif "DURATION" in component:
+        duration = component.decoded("DURATION")
+        end = start + duration if duration.total_seconds() > 0 else start + SECOND
+    elif isinstance(start_value, datetime):
+        end = start + SECOND
+    else:
+        end = start + DAY
+    return start, max(end, start)
+
+
+def _is_unbounded(master: icalendar.cal.Component) -> bool:
+    rules = master.get("RRULE")
+    if rules is None:
+        return False
+    for rule in rules if isinstance(rules, list) else [rules]:
+        if "COUNT" not in rule and "UNTIL" not in rule:
+            return True
+    return False
+
+
+def _timestamp(value: datetime) -> int:
+    return math.floor(value.timestamp())
+
+
+def index_object(calendar: icalendar.Calendar, *, horizon_end: int, max_instances: int) -> ObjectIndex:
+    """Index a validated object. VEVENTs get every instance up to ``horizon_end`` (bounded by
+    ``max_instances``); VTODO and VJOURNAL are left for Radicale's filter (their RFC rules are subtle)."""
+    uid, component = validate_object(calendar)
+    index = ObjectIndex(uid=uid, component=component)
+    vevents = [c for c in main_components(calendar) if "DTSTART" in c]
+    if component != "VEVENT" or not vevents:
+        return index
+    index.recurring = any(
+        "RRULE" in c or "RDATE" in c or "RECURRENCE-ID" in c for c in main_components(calendar)
+    )
+    if not index.recurring:
+        start, end = _instance_bounds(vevents[0])
+        index.range_start, index.range_end = _timestamp(start), math.ceil(end.timestamp())
+        index.instances = [_instance(vevents[0], start, end)]
+        index.expanded_until = TIMESTAMP_MAX
+        return index
+    try:
+        instances, finished = _expand(calendar, horizon_end, max_instances)
+    except Exception:  # noqa: BLE001 - a rule the library cannot expand: Radicale will filter it
+        return index
+    if not instances:
+        index.expanded_until = TIMESTAMP_MAX
+        index.range_start = index.range_end = TIMESTAMP_MIN
+        return index
+    index.instances = instances
+    index.range_start = min(i.start for i in instances)
+    masters = [c for c in vevents if "RECURRENCE-ID" not in c]
+    if finished:
+        index.expanded_until = TIMESTAMP_MAX
+        index.range_end = max(i.end for i in instances)
+    else:
+        last_start = instances[-1].start
+        # Stopped by the cap, the index holds nothing after the last instance: the horizon is not reached.
+        capped = len(instances) >= max_instances
+        index.expanded_until = (
+            horizon_end
+            if not capped and last_start < horizon_end and any(_is_unbounded(m) for m in masters)
+            else last_start
+        )
+        index.range_end = TIMESTAMP_MAX
+    return index
+
+
+def _instance(component: icalendar.cal.Component, start: datetime, end: datetime) -> Instance:
+    return Instance(
+        start=_timestamp(start),
+        end=math.ceil(end.timestamp()),
+        transparent=str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT",
+        cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
+        all_day=not isinstance(component.decoded("DTSTART"), datetime),
+    )
+
+
+
+def _expand(
+    calendar: icalendar.Calendar, horizon_end: int, max_instances: int
+) -> tuple[list[Instance], bool]:
+    """Instances in start order; ``finished`` is False when the horizon or the cap stopped us."""
+    instances: list[Instance] = []
+    horizon = datetime.fromtimestamp(horizon_end, UTC)
+    starts = [as_utc(c.decoded("DTSTART")) for c in main_components(calendar) if "DTSTART" in c]
+    for occurrence in iter_vevent_instances(calendar, min(starts) - ZONE_SLACK, horizon):
+        if len(instances) >= max_instances:
+            return instances, False
+        instances.append(_instance(occurrence, *_instance_bounds(occurrence)))
+    masters = [c for c in main_components(calendar) if "RECURRENCE-ID" not in c]
+    if any(_is_unbounded(m) for m in masters):
+        return instances, False
+    # Whether anything starts after the horizon: read lazily, a bounded rule may run for centuries.
+    later = (start_in_utc(o) for o in iter_vevent_instances(calendar, horizon, FAR_FUTURE))
+    return instances, not any(start >= horizon for start in later)

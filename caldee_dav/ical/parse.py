@@ -1,0 +1,95 @@
+"""Parse and check one calendar object (RFC 4791 4.1), and its ETag. Pure: no SQL, HTTP or Radicale."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import icalendar
+
+# Radicale's open-ended bounds (radicale.item.filter.TIMESTAMP_MIN/MAX), repeated so this module stays pure.
+TIMESTAMP_MIN = math.floor(datetime.min.replace(tzinfo=UTC).timestamp())
+TIMESTAMP_MAX = math.ceil(datetime.max.replace(tzinfo=UTC).timestamp())
+SCHEDULABLE = ("VEVENT", "VTODO", "VJOURNAL")
+SECOND = timedelta(seconds=1)
+DAY = timedelta(days=1)
+
+
+class InvalidCalendarData(ValueError):
+    """The text is not an acceptable calendar object; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+
+def etag_of(text: str) -> str:
+    """The strong ETag Radicale computes for the same text (radicale.item.get_etag)."""
+    return f'"{hashlib.sha256(text.encode()).hexdigest()}"'
+
+
+def parse_calendar(text: str) -> icalendar.Calendar:
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise InvalidCalendarData(f"not valid iCalendar: {exc}") from exc
+    if calendar.name != "VCALENDAR":
+        raise InvalidCalendarData("the object is not a VCALENDAR")
+    return calendar
+
+
+def main_components(calendar: icalendar.Calendar) -> list[icalendar.cal.Component]:
+    return [c for c in calendar.subcomponents if c.name in SCHEDULABLE]
+
+
+def parse_errors(calendar: icalendar.Calendar) -> list[str]:
+    """What icalendar could not read but kept as text: broken content lines, and values that are
+    not of their property's type (``DTSTART:hello``). Empty for a clean object."""
+    return [
+        f"{component.name} {name or 'line'}: {message}"
+        for component in calendar.walk()
+        for name, message in getattr(component, "errors", ())
+    ]
+
+
+def validate_object(calendar: icalendar.Calendar) -> tuple[str, str]:
+    """Check one calendar object resource (RFC 4791 4.1): return its (UID, component name)."""
+    components = main_components(calendar)
+    if not components:
+        raise InvalidCalendarData("the calendar has no VEVENT, VTODO or VJOURNAL")
+    names = {c.name for c in components}
+    if len(names) > 1:
+        raise InvalidCalendarData("one object may hold only one kind of component")
+    uids = {str(c.get("UID", "")) for c in components}
+    if "" in uids:
+        raise InvalidCalendarData("every component needs a UID")
+    if len(uids) > 1:
+        raise InvalidCalendarData("all components of one object must share one UID")
+    for component in components:
+        _check_end_matches_start(component)
+    return uids.pop(), names.pop()
+
+
+def _check_end_matches_start(component: icalendar.cal.Component) -> None:
+    """RFC 5545 3.8.2.2-3: DTEND (or DUE) has the value type of DTSTART, both dates or both date-times."""
+    start, end = component.get("DTSTART"), component.get("DTEND", component.get("DUE"))
+    if start is None or end is None:
+        return
+    if isinstance(start.dt, datetime) != isinstance(end.dt, datetime):
+        raise InvalidCalendarData(f"{component.name}: DTSTART and its end must both be dates or date-times")
+
+
+def as_utc(value: date | datetime) -> datetime:
+    """Dates are midnight UTC and floating times are UTC, as Radicale's filter treats them."""
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+
+def start_in_utc(component: icalendar.cal.Component) -> datetime:
+    return as_utc(component.decoded("DTSTART"))

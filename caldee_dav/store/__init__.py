@@ -1,0 +1,89 @@
+"""The only SQL on the calendar tables (collections, objects, occurrences, changes).
+
+Every function takes the caller's session: the caller opens the unit of work (``db.write_unit``) and
+commits it; nothing here commits. Each write bumps the collection's revision first, which takes the
+collection's row lock on PostgreSQL, so writers of one collection queue and sync tokens are handed out
+in commit order. The store knows neither HTTP nor DAV: property names, sync-token URIs and answers
+belong to ``caldee_dav.dav``; what may be written belongs to ``caldee_dav.calendars.objects``.
+
+    collections  create, find, delete; the revision bump that is the calendar's lock
+    objects      read, write (text, occurrences, change record), delete, move
+    changes      the change log behind sync
+    ranges       time-range candidates and busy time through the occurrence index
+"""
+
+from caldee_dav.store.changes import changes_since
+from caldee_dav.store.collections import (
+    CollectionFields,
+    bump_revision,
+    calendar_spans,
+    calendars_of_owner,
+    child_collections,
+    collection_fields,
+    collection_paths,
+    collection_version,
+    create_collection,
+    get_collection,
+    get_collection_by_id,
+    lock_collection,
+    lock_collection_for_write,
+    require_collection,
+    set_collection_fields,
+)
+from caldee_dav.store.objects import (
+    ObjectHead,
+    all_objects,
+    get_object,
+    get_objects,
+    object_by_uid,
+    objects_at_href_or_uid,
+)
+from caldee_dav.store.ranges import (
+    BUSY_ALL_DAY,
+    BUSY_BEYOND,
+    BUSY_TIMED,
+    Candidate,
+    StoredText,
+    busy_index_rows,
+    find_in_range,
+    list_objects,
+    objects_by_id,
+    texts_in_range,
+    texts_of_component,
+)
+
+__all__ = [
+    "BUSY_ALL_DAY",
+    "BUSY_BEYOND",
+    "BUSY_TIMED",
+    "Candidate",
+    "CollectionFields",
+    "ObjectHead",
+    "StoredText",
+    "all_objects",
+    "bump_revision",
+    "calendar_spans",
+    "calendars_of_owner",
+    "busy_index_rows",
+    "changes_since",
+    "child_collections",
+    "collection_fields",
+    "collection_version",
+    "create_collection",
+    "find_in_range",
+    "collection_paths",
+    "get_collection",
+    "get_collection_by_id",
+    "get_object",
+    "get_objects",
+    "list_objects",
+    "lock_collection",
+    "lock_collection_for_write",
+    "object_by_uid",
+    "objects_at_href_or_uid",
+    "objects_by_id",
+    "require_collection",
+    "set_collection_fields",
+    "texts_in_range",
+    "texts_of_component",
+]

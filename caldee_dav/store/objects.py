@@ -1,0 +1,95 @@
+"""Calendar objects: read, write (with their occurrences and change record), delete, move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from sqlalchemy import (
+    Select,
+    bindparam,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from caldee_dav.models import CalendarObject
+
+
+def get_object(session: Session, collection_id: int, href: str) -> CalendarObject | None:
+    return session.scalars(
+        select(CalendarObject).where(
+            CalendarObject.collection_id == collection_id, CalendarObject.href == href
+        )
+    ).first()
+
+
+def get_objects(session: Session, collection_id: int, hrefs: Iterable[str]) -> list[CalendarObject]:
+    found: list[CalendarObject] = []
+    for chunk in href_chunks(hrefs):
+        found.extend(
+            session.scalars(
+                select(CalendarObject).where(
+                    CalendarObject.collection_id == collection_id, CalendarObject.href.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def href_chunks(hrefs: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    """Distinct hrefs in chunks small enough for one ``IN (...)``."""
+    wanted = list(dict.fromkeys(hrefs))
+    for start in range(0, len(wanted), size):
+        yield wanted[start : start + size]
+
+
+def all_objects(session: Session, collection_id: int) -> list[CalendarObject]:
+    return list(
+        session.scalars(
+            select(CalendarObject)
+            .where(CalendarObject.collection_id == collection_id)
+            .order_by(CalendarObject.href)
+        )
+    )
+
+
+class ObjectHead(NamedTuple):
+    """What a writer checks of an existing object, without its text."""
+
+    id: int
+    href: str
+    uid: str
+    etag: str
+
+
+def objects_at_href_or_uid(
+    session: Session, collection_id: int, href: str, uid: str
+) -> tuple[ObjectHead | None, ObjectHead | None]:
+    """(the object at ``href``, another object with ``uid``) in one query: what a PUT checks."""
+    params = {"collection_id": collection_id, "href": href, "uid": uid}
+    found = [ObjectHead(*row) for row in session.connection().execute(_HEADS_AT_HREF_OR_UID, params)]
+    at_href = next((head for head in found if head.href == href), None)
+    same_uid = next((head for head in found if head.href != href and head.uid == uid), None)
+    return at_href, same_uid
+
+
+def _heads_at_href_or_uid() -> Select:
+    in_collection = CalendarObject.collection_id == bindparam("collection_id")
+    # A UNION of two index lookups: with "href = ? OR uid = ?" SQLite scans the whole collection.
+    ids = union_all(
+        select(CalendarObject.id).where(in_collection, CalendarObject.href == bindparam("href")),
+        select(CalendarObject.id).where(in_collection, CalendarObject.uid == bindparam("uid")),
+    )
+    heads = select(CalendarObject.id, CalendarObject.href, CalendarObject.uid, CalendarObject.etag)
+    return heads.where(CalendarObject.id.in_(ids))
+
+
+# Built once: SQLAlchemy memoizes a statement's cache key, and this runs on every CalDAV PUT.
+_HEADS_AT_HREF_OR_UID = _heads_at_href_or_uid()
+
+
+def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObject | None:
+    return session.scalars(
+        select(CalendarObject).where(CalendarObject.collection_id == collection_id, CalendarObject.uid == uid)
+    ).first()
