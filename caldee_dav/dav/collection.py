@@ -138,6 +138,8 @@ class DavCollection(radicale_storage.BaseCollection):
             written = objects.put_object(self._session, self._row, href, prepared)
         except CaledeeError as exc:
             raise ValueError(exc.message) from exc  # Radicale answers a ValueError with 400
+        if old is not None:
+            self._session.expire(old)  # rewritten with Core statements: the loaded row is stale
         return self._item(written.obj), old_item
 
     def delete(self, href: str | None = None) -> None:
