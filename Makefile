@@ -16,12 +16,21 @@ run: $(STAMP)
 	$(BIN)/caledee init --demo
 	$(BIN)/caledee serve
 
+# The suite runs twice: as it is, then with the clock two years ahead (CALEDEE_TEST_CLOCK_OFFSET_DAYS
+# moves it in the test process and in every server and CLI process the tests start). A test that
+# hard-codes a date (a booking "in the future", an availability range, a case "beyond the indexing
+# horizon") fails in the second run years before it would fail on its own. The whole suite rather than
+# the time-sensitive files, because it is cheap enough: measured at about 1.5 min per run on SQLite and
+# 2.5 to 3 min per run with PostgreSQL (.ci/run), so `make test` stays well under 10 minutes.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
+	CALEDEE_TEST_CLOCK_OFFSET_DAYS=730 $(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/caldav_report.py

@@ -43,7 +43,6 @@ def authenticate_request(*scopes: str) -> str:
         with write_unit() as session:
             accounts.touch_token_id(session, token.id)
     g.caledee_user_id = token.user_id
-    g.caledee_token_id = token.id
     return token.user_id
 
 
@@ -55,7 +54,6 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
                 authenticate_request(*scopes)
                 return view(*args, **kwargs)
 
-        wrapper.required_scopes = scopes  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy.orm import Session
 
 from api.auth import require_scopes
 from api.body import query_args
 from api.context import caledee, current_user_id, read_unit
 from api.schemas.bookings import AvailabilityQuery, SlotOut
 from api.schemas.common import check_schedulable
+from caldee_dav.calendars import accounts
 from caldee_dav.errors import InvalidInput, Unauthorized
-from caldee_dav.models import User
 from caldee_dav.scheduling import offers
 from caldee_dav.zones import zone_named
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 bp = Blueprint("availability", __name__)
 
@@ -48,7 +51,7 @@ def parse_instant(value: str, zone: ZoneInfo, name: str) -> datetime:
 
 
 def _timezone_of(session: Session, user_id: str) -> str:
-    user = session.get(User, user_id)
+    user = accounts.get_user(session, user_id)
     if user is None:  # deleted since the token was checked
         raise Unauthorized("The access token is invalid, revoked or expired.")
     return user.timezone
@@ -63,7 +66,14 @@ def get_availability() -> Response:
         zone = parse_zone(args.tz or _timezone_of(session, owner_id))
         start = parse_instant(args.from_, zone, "from")
         end = parse_instant(args.to, zone, "to")
-        slots = offers.availability(
-            session, owner_id, args.event_type_id, start, end, args.duration, caledee().now()
-        )
+        try:
+            slots = offers.availability(
+                session, owner_id, args.event_type_id, start, end, args.duration, caledee().now()
+            )
+        except offers.EmptyRange as exc:
+            raise InvalidInput("`to` must be after `from`.") from exc
+        except offers.RangeTooLong as exc:
+            raise InvalidInput(
+                f"`from` to `to` spans more than {exc.max_days} days; ask for a shorter range."
+            ) from exc
     return jsonify({"data": [SlotOut.plain(s.start.astimezone(zone), s.end.astimezone(zone)) for s in slots]})

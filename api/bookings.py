@@ -7,25 +7,28 @@ same transaction as the change and replayed to retries (see ``caldee_dav.schedul
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from api.auth import require_scopes
 from api.body import json_body, query_args
 from api.context import caledee, current_user_id, read_unit, write_unit
 from api.schemas.bookings import BookingIn, BookingListQuery, BookingOut, NoShowIn, ReasonIn, RescheduleIn
 from api.schemas.common import to_json
-from caldee_dav.errors import InvalidInput
-from caldee_dav.models import Booking, User
+from caldee_dav.calendars import accounts
+from caldee_dav.errors import Conflict, InvalidInput
 from caldee_dav.scheduling import booking_list, bookings, idempotency
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from caldee_dav.models import Booking
 
 bp = Blueprint("bookings", __name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-Action = Callable[[Session], tuple[int, dict[str, Any]]]
+Action = Callable[["Session"], tuple[int, dict[str, Any]]]
 
 
 def _body(session: Session, booking: Booking) -> dict[str, Any]:
@@ -42,14 +45,26 @@ def _respond(status: int, body: dict[str, Any] | None, *, replayed: bool = False
     return response
 
 
-def _run(action: Action, request_payload: Any) -> Response:
-    """Run ``action`` in one write transaction, once per Idempotency-Key when the header is sent."""
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, stripped; None without the header."""
     raw_key = request.headers.get(IDEMPOTENCY_HEADER)
     if raw_key is None:
+        return None
+    key = raw_key.strip()
+    if not idempotency.is_valid_key(key):
+        raise InvalidInput(
+            f"The {IDEMPOTENCY_HEADER} header must be 1 to {idempotency.MAX_KEY_LENGTH} characters."
+        )
+    return key
+
+
+def _run(action: Action, request_payload: Any) -> Response:
+    """Run ``action`` in one write transaction, once per Idempotency-Key when the header is sent."""
+    key = _idempotency_key()
+    if key is None:
         with write_unit() as session:
             status, body = action(session)
         return _respond(status, body)
-    key = idempotency.check_key(raw_key)
     scope = f"{request.method} {request.path}"
     digest = idempotency.request_hash(request_payload)
     user_id = current_user_id()
@@ -62,7 +77,12 @@ def _run(action: Action, request_payload: Any) -> Response:
                 status, body = action(session)
                 idempotency.complete(claimed, status, body)
             return _respond(status, body)
-        except IntegrityError:
+        except idempotency.KeyReused as exc:
+            raise Conflict(
+                f"The {IDEMPOTENCY_HEADER} {exc.key!r} was already used for a different request to"
+                f" {exc.scope}; use a new key for a new request."
+            ) from exc
+        except idempotency.ConcurrentClaim:
             # A concurrent twin with the same key committed first: claim again to replay its answer.
             if attempt:
                 raise
@@ -74,7 +94,7 @@ def _json_payload() -> Any:
 
 
 def _user_email(session: Session) -> str:
-    user = session.get(User, current_user_id())
+    user = accounts.get_user(session, current_user_id())
     return user.email if user is not None else ""
 
 

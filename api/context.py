@@ -6,13 +6,16 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app, g
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from caldee_dav import clock, db
 from caldee_dav.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 EXTENSION = "caledee"
 

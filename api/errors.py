@@ -7,17 +7,22 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from werkzeug.exceptions import HTTPException
 
 from caldee_dav.errors import (
     AlreadyExists,
     CaledeeError,
     Conflict,
+    FieldPath,
     Forbidden,
     InvalidInput,
     NotFound,
     PreconditionFailed,
+    Problem,
+    Text,
     Unauthorized,
+    render,
 )
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,32 @@ STATUS_BY_ERROR: dict[type[CaledeeError], int] = {
     Conflict: 409,
     PreconditionFailed: 412,
 }
+
+
+# The domain names fields as Python does (``weekly_rules``); the JSON name is their camelCase, as the
+# schemas' alias generator makes it, except for these (explicit aliases in api/schemas).
+JSON_NAMES = {"from_": "from"}
+
+
+def json_path(path: FieldPath) -> list[str]:
+    """A domain field path as the API's JSON names it: ``["weeklyRules", "0", "day"]``."""
+    return [JSON_NAMES.get(part, to_camel(part)) if isinstance(part, str) else str(part) for part in path]
+
+
+def json_text(text: Text) -> str:
+    """A domain message with the fields it names in JSON names: ``weeklyRules.0.day``."""
+    return render(text, lambda path: ".".join(json_path(path)))
+
+
+def problem_details(problems: list[Problem]) -> list[dict[str, Any]]:
+    """The error body's ``details``: one ``{path, message, code}`` per problem (no code when it has none)."""
+    details = []
+    for problem in problems:
+        detail: dict[str, Any] = {"path": json_path(problem.path), "message": json_text(problem.message)}
+        if problem.code is not None:
+            detail["code"] = problem.code
+        details.append(detail)
+    return details
 
 
 def error_response(
@@ -55,7 +86,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CaledeeError)
     def _domain(exc: CaledeeError) -> Response:
         status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
-        response = error_response(status, exc.title, exc.message, exc.details or None)
+        details = problem_details(exc.problems) if exc.problems else None
+        response = error_response(status, exc.title, json_text(exc.text), details)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="caledee"'
         return response

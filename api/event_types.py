@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response
-from sqlalchemy.orm import Session
 
 from api.auth import require_scopes
 from api.body import json_body
 from api.context import caledee, current_user_id, read_unit, write_unit
 from api.schemas.common import json_response, list_response, no_content
 from api.schemas.event_types import EventTypeIn, EventTypeOut
-from caldee_dav.models import EventType
 from caldee_dav.scheduling import event_types
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from caldee_dav.models import EventType
 
 bp = Blueprint("event_types", __name__)
 

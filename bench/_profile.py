@@ -56,7 +56,7 @@ TIMED_METHODS = {
     "_login",
 }
 # Plugin methods returning a context manager whose enter/exit do the work (BEGIN ... COMMIT).
-CONTEXT_METHODS = {"acquire_lock", "reading"}
+CONTEXT_METHODS = {"acquire_lock"}
 
 
 class InProcess:

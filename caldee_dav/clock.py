@@ -13,7 +13,6 @@ suite runs once more with the clock two years ahead to prove that no test depend
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,10 +30,6 @@ class Clock:
             return self.fixed
         return datetime.now(UTC) + self.offset
 
-    def timestamp(self) -> int:
-        """``now()`` in POSIX seconds, as the occurrence index counts."""
-        return math.floor(self.now().timestamp())
-
     @classmethod
     def moved_by_days(cls, days: int) -> Clock:
         return cls(offset=timedelta(days=days))
@@ -50,14 +45,6 @@ def install(clock: Clock) -> Clock:
     return previous
 
 
-def current() -> Clock:
-    return _installed
-
-
 def now() -> datetime:
     """The current time, aware, in UTC."""
     return _installed.now()
-
-
-def timestamp() -> int:
-    return _installed.timestamp()

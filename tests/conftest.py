@@ -1,5 +1,10 @@
 """Shared fixtures: real databases (an SQLite file, and PostgreSQL when CALEDEE_TEST_POSTGRES_URL is
-set) and the real server started with `caledee serve` on a free loopback port."""
+set) and the real server started with `caledee serve` on a free loopback port.
+
+The clock: CALEDEE_TEST_CLOCK_OFFSET_DAYS (default 0) moves it that many days ahead, in this process
+(installed at import, before any test module computes its dates) and in every server and CLI process
+the tests start (as CALEDEE_CLOCK_OFFSET_DAYS). Tests take their dates from it (tests/dates.py);
+`make test` runs once more with it two years ahead to show that none depends on today's date."""
 
 from __future__ import annotations
 
@@ -18,23 +23,48 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from caldee_dav import db
+from caldee_dav import clock, db
 from caldee_dav.calendars import accounts
 from caldee_dav.schema import migrate
 
 POSTGRES_ENV = "CALEDEE_TEST_POSTGRES_URL"
+CLOCK_OFFSET_ENV = "CALEDEE_TEST_CLOCK_OFFSET_DAYS"
 ROOT = Path(__file__).resolve().parent.parent
 # Small enough that the size-limit tests send little, large enough for any real test object.
 TEST_MAX_RESOURCE_SIZE = 1_000_000
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _clock_offset_days() -> int:
+    value = os.environ.get(CLOCK_OFFSET_ENV, "").strip() or "0"
+    try:
+        return int(value)
+    except ValueError:
+        raise pytest.UsageError(f"{CLOCK_OFFSET_ENV} must be a whole number of days, not {value!r}") from None
+
+
+CLOCK_OFFSET_DAYS = _clock_offset_days()
+clock.install(clock.Clock.moved_by_days(CLOCK_OFFSET_DAYS))
+
+
+def clock_env() -> dict[str, str]:
+    """The environment that gives a server or CLI process the tests' clock."""
+    return {"CALEDEE_CLOCK_OFFSET_DAYS": str(CLOCK_OFFSET_DAYS)}
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     if os.environ.get(POSTGRES_ENV):
-        return f"PostgreSQL tests: on ({os.environ[POSTGRES_ENV]})"
-    return (
-        f"PostgreSQL tests: SKIPPED (set {POSTGRES_ENV} to run the store, booking and concurrency tests"
-        " on PostgreSQL)"
-    )
+        postgres = f"PostgreSQL tests: on ({os.environ[POSTGRES_ENV]})"
+    else:
+        postgres = (
+            f"PostgreSQL tests: SKIPPED (set {POSTGRES_ENV} to run the store, booking and concurrency tests"
+            " on PostgreSQL)"
+        )
+    today = clock.now().date().isoformat()
+    if CLOCK_OFFSET_DAYS:
+        moved = f"Clock: moved {CLOCK_OFFSET_DAYS} days ({CLOCK_OFFSET_ENV}); the tests' today is {today}"
+    else:
+        moved = f"Clock: not moved (set {CLOCK_OFFSET_ENV}=730 to run two years ahead); today is {today}"
+    return [postgres, moved]
 
 
 def _create_postgres_database(base_url: str) -> str:
@@ -119,6 +149,7 @@ def start_server(
             "CALEDEE_LOG_LEVEL": "warning",
             "CALEDEE_CONFIG": str(log_dir / "absent.toml"),
             "CALEDEE_MAX_RESOURCE_SIZE": str(TEST_MAX_RESOURCE_SIZE),
+            **clock_env(),
         }
     )
     env.update(extra_env or {})

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import caldav
 import requests
 
+from tests import dates
 from tests.conftest import Account, LiveServer, create_account
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -107,5 +107,6 @@ def local_times(slots: list[dict[str, str]], day: str) -> list[str]:
     return [s["start"][11:16] for s in slots if s["start"].startswith(day)]
 
 
-def iso(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: str = "UTC") -> str:
-    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz)).isoformat()
+def iso(day: date, hour: int = 0, minute: int = 0, tz: str = "UTC") -> str:
+    """``hour:minute`` on ``day`` in ``tz``, with its UTC offset, as the REST API takes a time."""
+    return dates.at(day, hour, minute, zone=tz).isoformat()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests import dates
 from tests.conftest import LiveServer, create_account, start_server, stop_server
 from tests.scheduling_fixtures import (
     api_for,
@@ -20,42 +22,55 @@ from tests.scheduling_fixtures import (
 )
 
 NINE_TO_FOUR = [f"{h:02d}:00" for h in range(9, 17)]
+# A Monday at least two days ahead of the clock: every slot of its week lies in the future.
+MONDAY = dates.next_weekday(dates.MON, after_days=2)
 
-WEEKLY_WITH_EXCEPTIONS = """BEGIN:VCALENDAR
+
+def day(days_after_monday: int) -> str:
+    """The day ``days_after_monday`` days after MONDAY, as YYYY-MM-DD."""
+    return (MONDAY + timedelta(days=days_after_monday)).isoformat()
+
+
+def weekly_with_exceptions(first: date) -> str:
+    """Weekly on Mondays from ``first`` at 10:00 Paris, four times: the second week excluded, the third
+    moved to 14:00."""
+    week = [dates.ical_day(first + timedelta(weeks=n)) for n in range(3)]
+    return f"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//Caledee tests//EN
 BEGIN:VEVENT
 UID:weekly-review
 DTSTAMP:20261101T000000Z
-DTSTART;TZID=Europe/Paris:20270405T100000
-DTEND;TZID=Europe/Paris:20270405T110000
+DTSTART;TZID=Europe/Paris:{week[0]}T100000
+DTEND;TZID=Europe/Paris:{week[0]}T110000
 RRULE:FREQ=WEEKLY;COUNT=4
-EXDATE;TZID=Europe/Paris:20270412T100000
+EXDATE;TZID=Europe/Paris:{week[1]}T100000
 SUMMARY:Weekly review
 END:VEVENT
 BEGIN:VEVENT
 UID:weekly-review
 DTSTAMP:20261101T000000Z
-RECURRENCE-ID;TZID=Europe/Paris:20270419T100000
-DTSTART;TZID=Europe/Paris:20270419T140000
-DTEND;TZID=Europe/Paris:20270419T150000
+RECURRENCE-ID;TZID=Europe/Paris:{week[2]}T100000
+DTSTART;TZID=Europe/Paris:{week[2]}T140000
+DTEND;TZID=Europe/Paris:{week[2]}T150000
 SUMMARY:Weekly review (moved)
 END:VEVENT
 END:VCALENDAR
 """
 
-# Daily since 2026: more instances than the small server below indexes per object (100), so 2027 is
-# computed at query time.
-DAILY_SINCE_2026 = """BEGIN:VCALENDAR
+
+def daily_since(first: date) -> str:
+    """Daily at 10:00 UTC from ``first``, without end."""
+    return f"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//Caledee tests//EN
 BEGIN:VEVENT
 UID:daily-forever
 DTSTAMP:20261101T000000Z
-DTSTART:20260101T100000Z
-DTEND:20260101T110000Z
+DTSTART:{dates.ical_day(first)}T100000Z
+DTEND:{dates.ical_day(first)}T110000Z
 RRULE:FREQ=DAILY
-SUMMARY:Daily since 2026
+SUMMARY:Daily
 END:VEVENT
 END:VCALENDAR
 """
@@ -73,13 +88,38 @@ def small_index_server(database_url: str, tmp_path_factory: pytest.TempPathFacto
     stop_server(server)
 
 
+# The next clock changes at least a week ahead: the two days before each are in the future too.
 @pytest.mark.parametrize(
     ("zone", "change_day", "before", "after"),
     [
-        ("Europe/Paris", date(2027, 3, 28), "+01:00", "+02:00"),
-        ("Europe/Paris", date(2027, 10, 31), "+02:00", "+01:00"),
-        ("America/New_York", date(2027, 3, 14), "-05:00", "-04:00"),
-        ("America/New_York", date(2027, 11, 7), "-04:00", "-05:00"),
+        pytest.param(
+            "Europe/Paris",
+            dates.next_dst_change("Europe/Paris", forward=True, after_days=7),
+            "+01:00",
+            "+02:00",
+            id="paris-spring",
+        ),
+        pytest.param(
+            "Europe/Paris",
+            dates.next_dst_change("Europe/Paris", forward=False, after_days=7),
+            "+02:00",
+            "+01:00",
+            id="paris-autumn",
+        ),
+        pytest.param(
+            "America/New_York",
+            dates.next_dst_change("America/New_York", forward=True, after_days=7),
+            "-05:00",
+            "-04:00",
+            id="new-york-spring",
+        ),
+        pytest.param(
+            "America/New_York",
+            dates.next_dst_change("America/New_York", forward=False, after_days=7),
+            "-04:00",
+            "-05:00",
+            id="new-york-autumn",
+        ),
     ],
 )
 def test_dst_weeks_keep_local_hours(
@@ -121,14 +161,14 @@ def test_buffers_keep_distance_from_busy_time(live_server: LiveServer) -> None:
         api, durationsMin=[60], slotIntervalMin=30, bufferBeforeMin=15, bufferAfterMin=15
     )
     api.calendar().save_event(
-        dtstart=datetime(2027, 2, 1, 9, 0, tzinfo=UTC),
-        dtend=datetime(2027, 2, 1, 10, 0, tzinfo=UTC),
+        dtstart=dates.at(MONDAY, 10, zone="Europe/Paris").astimezone(UTC),
+        dtend=dates.at(MONDAY, 11, zone="Europe/Paris").astimezone(UTC),
         summary="Busy",
         uid="busy-10",
-    )  # 10:00-11:00 in Paris
-    slots = api.slots(event_type["id"], "2027-02-01", "2027-02-02")
+    )  # 10:00-11:00 in Paris, written in UTC
+    slots = api.slots(event_type["id"], day(0), day(1))
     # A slot [s, s+60) with 15 minutes each side must miss 10:00-11:00: 09:00 to 11:00 are out.
-    assert local_times(slots, "2027-02-01") == [
+    assert local_times(slots, day(0)) == [
         "11:30",
         "12:00",
         "12:30",
@@ -153,7 +193,7 @@ def test_minimum_notice_and_booking_window(live_server: LiveServer) -> None:
         ],
     )
     event_type = make_event_type(api, durationsMin=[30], minimumNoticeMin=180, bookingWindowDays=3)
-    now = datetime.now(UTC)
+    now = dates.now()
     slots = api.slots(event_type["id"], now.isoformat(), (now + timedelta(days=10)).isoformat(), tz="UTC")
     starts = [datetime.fromisoformat(s["start"]) for s in slots]
     assert now + timedelta(minutes=180) <= starts[0] < now + timedelta(minutes=180 + 31)
@@ -164,13 +204,14 @@ def test_per_day_cap(live_server: LiveServer) -> None:
     api = new_api(live_server, "Europe/Paris")
     make_schedule(api, "Europe/Paris")
     event_type = make_event_type(api, maxBookingsPerDay=2)
+    wednesday = MONDAY + timedelta(days=2)
     for hour in (9, 14):
-        assert api.book(event_type["id"], iso(2027, 2, 3, hour, tz="Europe/Paris")).status_code == 201
-    slots = api.slots(event_type["id"], "2027-02-02", "2027-02-05")
-    assert local_times(slots, "2027-02-03") == []
-    assert local_times(slots, "2027-02-02") == NINE_TO_FOUR
-    assert local_times(slots, "2027-02-04") == NINE_TO_FOUR
-    third = api.book(event_type["id"], iso(2027, 2, 3, 11, tz="Europe/Paris"))
+        assert api.book(event_type["id"], iso(wednesday, hour, tz="Europe/Paris")).status_code == 201
+    slots = api.slots(event_type["id"], day(1), day(4))
+    assert local_times(slots, day(2)) == []
+    assert local_times(slots, day(1)) == NINE_TO_FOUR
+    assert local_times(slots, day(3)) == NINE_TO_FOUR
+    third = api.book(event_type["id"], iso(wednesday, 11, tz="Europe/Paris"))
     assert third.status_code == 409, third.text
 
 
@@ -178,14 +219,14 @@ def test_recurring_busy_event_with_exdate_and_moved_instance(live_server: LiveSe
     api = new_api(live_server, "Europe/Paris")
     make_schedule(api, "Europe/Paris", [{"day": "mon", "start": "09:00", "end": "17:00"}])
     event_type = make_event_type(api)
-    api.calendar().save_event(WEEKLY_WITH_EXCEPTIONS)
-    slots = api.slots(event_type["id"], "2027-04-05", "2027-05-04")
+    api.calendar().save_event(weekly_with_exceptions(MONDAY))
+    slots = api.slots(event_type["id"], day(0), day(29))
     without = {h: [t for t in NINE_TO_FOUR if t != h] for h in ("10:00", "14:00")}
-    assert local_times(slots, "2027-04-05") == without["10:00"]
-    assert local_times(slots, "2027-04-12") == NINE_TO_FOUR  # EXDATE: no meeting that week
-    assert local_times(slots, "2027-04-19") == without["14:00"]  # moved from 10:00 to 14:00
-    assert local_times(slots, "2027-04-26") == without["10:00"]
-    assert local_times(slots, "2027-05-03") == NINE_TO_FOUR  # COUNT=4 is over
+    assert local_times(slots, day(0)) == without["10:00"]
+    assert local_times(slots, day(7)) == NINE_TO_FOUR  # EXDATE: no meeting that week
+    assert local_times(slots, day(14)) == without["14:00"]  # moved from 10:00 to 14:00
+    assert local_times(slots, day(21)) == without["10:00"]
+    assert local_times(slots, day(28)) == NINE_TO_FOUR  # COUNT=4 is over
 
 
 def test_all_day_blocks_the_day_and_transparent_blocks_nothing(live_server: LiveServer) -> None:
@@ -193,44 +234,47 @@ def test_all_day_blocks_the_day_and_transparent_blocks_nothing(live_server: Live
     make_schedule(api, "Pacific/Auckland")
     event_type = make_event_type(api)
     calendar = api.calendar()
-    calendar.save_event(dtstart=date(2027, 2, 10), dtend=date(2027, 2, 11), summary="Holiday", uid="holiday")
+    holiday, free = MONDAY + timedelta(days=9), dates.ical_day(MONDAY + timedelta(days=10))
+    calendar.save_event(dtstart=holiday, dtend=holiday + timedelta(days=1), summary="Holiday", uid="holiday")
     calendar.save_event(
         "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\nBEGIN:VEVENT\nUID:free-time\nDTSTAMP:20261101T000000Z\n"
-        "DTSTART;TZID=Pacific/Auckland:20270211T090000\nDTEND;TZID=Pacific/Auckland:20270211T170000\n"
+        f"DTSTART;TZID=Pacific/Auckland:{free}T090000\nDTEND;TZID=Pacific/Auckland:{free}T170000\n"
         "TRANSP:TRANSPARENT\nSUMMARY:Reminder\nEND:VEVENT\nEND:VCALENDAR\n"
     )
-    slots = api.slots(event_type["id"], "2027-02-09", "2027-02-12")
-    assert local_times(slots, "2027-02-09") == NINE_TO_FOUR
-    assert local_times(slots, "2027-02-10") == []  # the whole local day, 13 hours ahead of UTC
-    assert local_times(slots, "2027-02-11") == NINE_TO_FOUR
+    slots = api.slots(event_type["id"], day(8), day(11))
+    assert local_times(slots, day(8)) == NINE_TO_FOUR
+    assert local_times(slots, day(9)) == []  # the whole local day, 12 or 13 hours ahead of UTC
+    assert local_times(slots, day(10)) == NINE_TO_FOUR
 
 
 def test_recurrences_beyond_the_index_still_block(small_index_server: LiveServer) -> None:
     api = new_api(small_index_server, "UTC")
     make_schedule(api, "UTC")
     event_type = make_event_type(api)
-    api.calendar().save_event(DAILY_SINCE_2026)
-    slots = api.slots(event_type["id"], "2027-06-01", "2027-06-03")
-    assert local_times(slots, "2027-06-01") == [t for t in NINE_TO_FOUR if t != "10:00"]
-    assert local_times(slots, "2027-06-02") == [t for t in NINE_TO_FOUR if t != "10:00"]
+    # Daily since 200 days before the days asked: more instances than this server indexes per object
+    # (100), so those days are computed at query time.
+    api.calendar().save_event(daily_since(MONDAY - timedelta(days=200)))
+    slots = api.slots(event_type["id"], day(0), day(2))
+    assert local_times(slots, day(0)) == [t for t in NINE_TO_FOUR if t != "10:00"]
+    assert local_times(slots, day(1)) == [t for t in NINE_TO_FOUR if t != "10:00"]
 
 
 def test_durations_interval_and_default_duration(live_server: LiveServer) -> None:
     api = new_api(live_server, "UTC")
     make_schedule(api, "UTC", [{"day": "mon", "start": "09:00", "end": "11:00"}])
     event_type = make_event_type(api, durationsMin=[30, 60], slotIntervalMin=30)
-    default = api.slots(event_type["id"], "2027-02-01", "2027-02-02")
+    default = api.slots(event_type["id"], day(0), day(1))
     assert [(s["start"][11:16], s["end"][11:16]) for s in default] == [
         ("09:00", "09:30"),
         ("09:30", "10:00"),
         ("10:00", "10:30"),
         ("10:30", "11:00"),
     ]
-    hour = api.slots(event_type["id"], "2027-02-01", "2027-02-02", duration=60)
-    assert local_times(hour, "2027-02-01") == ["09:00", "09:30", "10:00"]
+    hour = api.slots(event_type["id"], day(0), day(1), duration=60)
+    assert local_times(hour, day(0)) == ["09:00", "09:30", "10:00"]
     wrong = api.get(
         "/availability",
-        params={"eventTypeId": event_type["id"], "from": "2027-02-01", "to": "2027-02-02", "duration": 45},
+        params={"eventTypeId": event_type["id"], "from": day(0), "to": day(1), "duration": 45},
     )
     assert wrong.status_code == 400 and "30, 60" in wrong.json()["message"]
 
@@ -244,23 +288,17 @@ def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
     round_robin = make_event_type(owner, kind="round_robin", hosts=hosts)
     collective = make_event_type(owner, kind="collective", hosts=hosts)
     owner.calendar().save_event(
-        dtstart=datetime(2027, 3, 1, 10, tzinfo=UTC),
-        dtend=datetime(2027, 3, 1, 11, tzinfo=UTC),
-        summary="A",
-        uid="a",
+        dtstart=dates.at(MONDAY, 10), dtend=dates.at(MONDAY, 11), summary="A", uid="a"
     )
     other.calendar().save_event(
-        dtstart=datetime(2027, 3, 1, 10, tzinfo=UTC),
-        dtend=datetime(2027, 3, 1, 12, tzinfo=UTC),
-        summary="B",
-        uid="b",
+        dtstart=dates.at(MONDAY, 10), dtend=dates.at(MONDAY, 12), summary="B", uid="b"
     )
-    assert local_times(owner.slots(round_robin["id"], "2027-03-01", "2027-03-02"), "2027-03-01") == [
+    assert local_times(owner.slots(round_robin["id"], day(0), day(1)), day(0)) == [
         t
         for t in NINE_TO_FOUR
         if t != "10:00"  # at 11:00 only the owner is free, which is enough
     ]
-    assert local_times(owner.slots(collective["id"], "2027-03-01", "2027-03-02"), "2027-03-01") == [
+    assert local_times(owner.slots(collective["id"], day(0), day(1)), day(0)) == [
         t for t in NINE_TO_FOUR if t not in ("10:00", "11:00")
     ]
 
@@ -280,8 +318,8 @@ def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
             400,
             "between the years 1970 and 9000",
         ),
-        ({"from": "2027-02-10", "to": "2027-02-01"}, 400, "`to` must be after `from`"),
-        ({"from": "2027-02-01", "to": "2027-05-01"}, 400, "62 days"),
+        ({"from": day(9), "to": day(0)}, 400, "`to` must be after `from`"),
+        ({"from": day(0), "to": day(89)}, 400, "62 days"),
         ({"from": "tomorrow"}, 400, "`from`"),
         ({"to": "2027-13-45T00:00:00Z"}, 400, "`to`"),
         ({"eventTypeId": "evt_unknown"}, 404, "evt_unknown"),
@@ -292,7 +330,7 @@ def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
 def test_invalid_arguments(live_server: LiveServer, params: dict, status: int, words: str) -> None:
     api = new_api(live_server, "UTC")
     event_type = make_event_type(api)
-    query = {"eventTypeId": event_type["id"], "from": "2027-02-01", "to": "2027-02-08", **params}
+    query = {"eventTypeId": event_type["id"], "from": day(0), "to": day(7), **params}
     response = api.get("/availability", params={k: v for k, v in query.items() if v is not None})
     assert response.status_code == status, response.text
     assert words in response.text
@@ -302,7 +340,7 @@ def test_invalid_arguments(live_server: LiveServer, params: dict, status: int, w
 def test_inactive_event_type_other_users_and_scopes(live_server: LiveServer) -> None:
     api = new_api(live_server, "UTC")
     event_type = make_event_type(api, active=False)
-    params = {"eventTypeId": event_type["id"], "from": "2027-02-01", "to": "2027-02-08"}
+    params = {"eventTypeId": event_type["id"], "from": day(0), "to": day(7)}
     inactive = api.get("/availability", params=params)
     assert inactive.status_code == 409 and "inactive" in inactive.json()["message"]
     stranger = new_api(live_server, "UTC")
@@ -314,11 +352,17 @@ def test_inactive_event_type_other_users_and_scopes(live_server: LiveServer) -> 
 def test_owner_time_zone_is_the_default(live_server: LiveServer) -> None:
     api = new_api(live_server, "America/New_York")
     event_type = make_event_type(api)  # no schedule at all: Monday-Friday 09:00-17:00 in the owner's zone
-    slots = api.slots(event_type["id"], "2027-02-05", "2027-02-09")
-    assert local_times(slots, "2027-02-05") == NINE_TO_FOUR
-    assert local_times(slots, "2027-02-06") == [] and local_times(slots, "2027-02-07") == []
-    assert slots[0]["start"] == "2027-02-05T09:00:00-05:00"
+    slots = api.slots(event_type["id"], day(4), day(8))
+    assert local_times(slots, day(4)) == NINE_TO_FOUR
+    assert local_times(slots, day(5)) == [] and local_times(slots, day(6)) == []
+    friday = MONDAY + timedelta(days=4)
+    first = dates.at(friday, 9, zone="America/New_York")
+    assert slots[0]["start"] == first.isoformat()  # 09:00 with New York's offset that day
     paris = api.slots(
-        event_type["id"], "2027-02-05T00:00:00-05:00", "2027-02-06T00:00:00-05:00", tz="Europe/Paris"
+        event_type["id"],
+        dates.at(friday, zone="America/New_York").isoformat(),
+        dates.at(friday + timedelta(days=1), zone="America/New_York").isoformat(),
+        tz="Europe/Paris",
     )
-    assert paris[0] == {"start": "2027-02-05T15:00:00+01:00", "end": "2027-02-05T16:00:00+01:00"}
+    in_paris = first.astimezone(ZoneInfo("Europe/Paris"))
+    assert paris[0] == {"start": in_paris.isoformat(), "end": (in_paris + timedelta(hours=1)).isoformat()}

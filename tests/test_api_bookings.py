@@ -3,12 +3,13 @@ idempotent retries, validation, team kinds, and the booking's VEVENT as CalDAV c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, timedelta
 from typing import Any
 
 import caldav
 import requests
 
+from tests import dates
 from tests.conftest import LiveServer, create_account
 from tests.scheduling_fixtures import Api, api_for, iso, local_times, make_event_type, make_schedule, new_api
 
@@ -26,7 +27,16 @@ CONTRACT_FIELDS = {
     "canceledBy",
     "createdAt",
 }
-MONDAY = "2027-02-01"
+# A Monday at least two days ahead of the clock, and its week: every booking below is in the future.
+MONDAY_DATE = dates.next_weekday(dates.MON, after_days=2)
+MONDAY = MONDAY_DATE.isoformat()
+TUESDAY = (MONDAY_DATE + timedelta(days=1)).isoformat()
+A_PAST_MONDAY = (MONDAY_DATE - timedelta(weeks=4)).isoformat()
+
+
+def weekday(days_after_monday: int) -> str:
+    """The day ``days_after_monday`` days after MONDAY, as YYYY-MM-DD."""
+    return (MONDAY_DATE + timedelta(days=days_after_monday)).isoformat()
 
 
 def owner_with_hours(
@@ -59,9 +69,10 @@ def test_create_booking_json_and_calendar(live_server: LiveServer) -> None:
         location={"kind": "link", "value": "https://meet.example.com/abc"},
         questions=[{"id": "company", "label": "Company", "type": "text", "required": True}],
     )
+    start = dates.at(MONDAY_DATE, 10, zone="Europe/Paris")
     response = api.book(
         event_type["id"],
-        "2027-02-01T10:00:00+01:00",
+        start.isoformat(),
         answers=[{"questionId": "company", "value": "ACME"}],
         guests=["bob@example.com"],
         notes="Looking forward",
@@ -75,8 +86,8 @@ def test_create_booking_json_and_calendar(live_server: LiveServer) -> None:
         "slug": event_type["slug"],
     }
     assert (booking["startAt"], booking["endAt"], booking["durationMin"]) == (
-        "2027-02-01T09:00:00Z",
-        "2027-02-01T10:00:00Z",
+        dates.api_utc(start),
+        dates.api_utc(start + timedelta(hours=1)),
         60,
     )
     assert booking["status"] == "active"
@@ -92,7 +103,7 @@ def test_create_booking_json_and_calendar(live_server: LiveServer) -> None:
     assert api.get(f"/bookings/{booking['id']}").json() == booking
 
     # The slot is taken; the rest of the day is still offered.
-    slots = api.slots(event_type["id"], MONDAY, "2027-02-02")
+    slots = api.slots(event_type["id"], MONDAY, TUESDAY)
     assert "10:00" not in local_times(slots, MONDAY) and "11:00" in local_times(slots, MONDAY)
 
     # CalDAV clients see the booking as an event organized by the host with the invitee invited.
@@ -103,7 +114,7 @@ def test_create_booking_json_and_calendar(live_server: LiveServer) -> None:
     assert str(event["SUMMARY"]) == f"{event_type['name']} with Ada Lovelace"
     assert "Company: ACME" in str(event["DESCRIPTION"]) and "Looking forward" in str(event["DESCRIPTION"])
     assert str(event["LOCATION"]) == "https://meet.example.com/abc"
-    assert event["DTSTART"].dt == datetime(2027, 2, 1, 9, tzinfo=UTC)
+    assert event["DTSTART"].dt == start.astimezone(UTC)
 
     # Another user cannot see it.
     stranger = new_api(live_server)
@@ -115,7 +126,7 @@ def test_create_booking_json_and_calendar(live_server: LiveServer) -> None:
 def test_cancel_frees_the_slot_and_cancels_the_vevent(live_server: LiveServer) -> None:
     api, event_type = owner_with_hours(live_server)
     booking = booked(api.book(event_type["id"], f"{MONDAY}T10:00:00Z"))
-    assert "10:00" not in local_times(api.slots(event_type["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "10:00" not in local_times(api.slots(event_type["id"], MONDAY, TUESDAY), MONDAY)
 
     canceled = api.delete(f"/bookings/{booking['id']}", params={"reason": "Sick"})
     assert canceled.status_code == 200, canceled.text
@@ -126,7 +137,7 @@ def test_cancel_frees_the_slot_and_cancels_the_vevent(live_server: LiveServer) -
     assert again.status_code == 200 and again.json()["canceledAt"] == body["canceledAt"]
     assert api.delete("/bookings/bkg_unknown").status_code == 404
 
-    assert "10:00" in local_times(api.slots(event_type["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "10:00" in local_times(api.slots(event_type["id"], MONDAY, TUESDAY), MONDAY)
     event = vevent(api, booking["uid"])
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1
     # The freed slot can be booked again.
@@ -143,11 +154,11 @@ def test_reschedule_moves_the_booking_and_its_event(live_server: LiveServer) -> 
     assert moved.status_code == 200, moved.text
     assert moved.json()["id"] == booking["id"]
     assert (moved.json()["startAt"], moved.json()["endAt"]) == (f"{MONDAY}T10:30:00Z", f"{MONDAY}T11:30:00Z")
-    times = local_times(api.slots(event_type["id"], MONDAY, "2027-02-02", duration=60), MONDAY)
+    times = local_times(api.slots(event_type["id"], MONDAY, TUESDAY, duration=60), MONDAY)
     assert "09:30" in times and "10:00" not in times and "11:30" in times
 
     event = vevent(api, booking["uid"])
-    assert event["DTSTART"].dt == datetime(2027, 2, 1, 10, 30, tzinfo=UTC) and int(event["SEQUENCE"]) == 1
+    assert event["DTSTART"].dt == dates.at(MONDAY_DATE, 10, 30) and int(event["SEQUENCE"]) == 1
 
     shorter = api.post(
         f"/bookings/{booking['id']}/reschedule", json={"start": f"{MONDAY}T16:00:00Z", "durationMin": 30}
@@ -174,9 +185,7 @@ def test_confirm_decline_and_no_show(live_server: LiveServer) -> None:
     second = booked(api.book(event_type["id"], f"{MONDAY}T11:00:00Z"))
     assert first["status"] == "pending" and str(vevent(api, first["uid"])["STATUS"]) == "TENTATIVE"
     # Pending bookings hold their slot.
-    assert not {"10:00", "11:00"} & set(
-        local_times(api.slots(event_type["id"], MONDAY, "2027-02-02"), MONDAY)
-    )
+    assert not {"10:00", "11:00"} & set(local_times(api.slots(event_type["id"], MONDAY, TUESDAY), MONDAY))
 
     confirmed = api.post(f"/bookings/{first['id']}/confirm")
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "active"
@@ -190,7 +199,7 @@ def test_confirm_decline_and_no_show(live_server: LiveServer) -> None:
     assert declined.json()["status"] == "canceled" and declined.json()["cancelReason"] == "Double booked"
     assert declined.json()["canceledBy"] == api.account.email
     assert str(vevent(api, second["uid"])["STATUS"]) == "CANCELLED"
-    assert "11:00" in local_times(api.slots(event_type["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "11:00" in local_times(api.slots(event_type["id"], MONDAY, TUESDAY), MONDAY)
     assert api.post(f"/bookings/{second['id']}/confirm").status_code == 409
     assert api.post(f"/bookings/{first['id']}/decline").status_code == 409  # active: cancel instead
 
@@ -203,8 +212,9 @@ def test_confirm_decline_and_no_show(live_server: LiveServer) -> None:
 
 def test_list_filters_and_cursor_pagination(live_server: LiveServer) -> None:
     api, event_type = owner_with_hours(live_server)
-    ids = [booked(api.book(event_type["id"], f"2027-02-0{day}T10:00:00Z"))["id"] for day in (5, 1, 3, 2, 4)]
-    api.delete(f"/bookings/{ids[2]}")  # 3 February
+    week = [weekday(n) for n in range(5)]  # Monday to Friday
+    ids = [booked(api.book(event_type["id"], f"{week[n]}T10:00:00Z"))["id"] for n in (4, 0, 2, 1, 3)]
+    api.delete(f"/bookings/{ids[2]}")  # Wednesday
     pages: list[list[str]] = []
     cursor = None
     for _ in range(5):  # bounded: 5 bookings, 2 per page
@@ -214,19 +224,19 @@ def test_list_filters_and_cursor_pagination(live_server: LiveServer) -> None:
         cursor = page["nextCursor"]
         if cursor is None:
             break
-    assert pages == [["2027-02-01", "2027-02-02"], ["2027-02-03", "2027-02-04"], ["2027-02-05"]]
+    assert pages == [[week[0], week[1]], [week[2], week[3]], [week[4]]]
 
     def days(**params: Any) -> list[str]:
         response = api.get("/bookings", params=params)
         assert response.status_code == 200, response.text
         return [b["startAt"][:10] for b in response.json()["data"]]
 
-    assert days(status="canceled") == ["2027-02-03"]
-    assert days(status="active") == ["2027-02-01", "2027-02-02", "2027-02-04", "2027-02-05"]
-    assert days(**{"from": "2027-02-02T00:00:00Z", "to": "2027-02-04T10:00:00Z"}) == [
-        "2027-02-02",
-        "2027-02-03",
-        "2027-02-04",
+    assert days(status="canceled") == [week[2]]
+    assert days(status="active") == [week[0], week[1], week[3], week[4]]
+    assert days(**{"from": f"{week[1]}T00:00:00Z", "to": f"{week[3]}T10:00:00Z"}) == [
+        week[1],
+        week[2],
+        week[3],
     ]
     assert api.get("/bookings", params={"limit": 101}).status_code == 400
     assert api.get("/bookings", params={"cursor": "garbage"}).status_code == 400
@@ -259,7 +269,7 @@ def test_invalid_requests_say_what_is_wrong(live_server: LiveServer) -> None:
         ({"eventTypeId": "evt_nope"}, 404, "evt_nope"),
         ({"eventTypeId": inactive["id"]}, 409, "inactive"),
         ({"durationMin": 45}, 400, "60"),
-        ({"start": "2020-01-06T10:00:00Z"}, 400, "past"),
+        ({"start": f"{A_PAST_MONDAY}T10:00:00Z"}, 400, "past"),
         ({"start": f"{MONDAY}T10:15:00Z"}, 400, "aligned"),
         ({"start": f"{MONDAY}T20:00:00Z"}, 400, "available hours"),
         ({"start": f"{MONDAY}T09:00:00Z"}, 409, "unavailable"),
@@ -335,9 +345,9 @@ def test_round_robin_assigns_hosts_fairly(live_server: LiveServer) -> None:
     hosts = []
     hosts.append(booked(owner.book(event_type["id"], f"{MONDAY}T10:00:00Z"))["hostId"])
     # One host is still free at 10:00, so the slot is still offered.
-    assert "10:00" in local_times(owner.slots(event_type["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "10:00" in local_times(owner.slots(event_type["id"], MONDAY, TUESDAY), MONDAY)
     hosts.append(booked(owner.book(event_type["id"], f"{MONDAY}T10:00:00Z"))["hostId"])
-    assert "10:00" not in local_times(owner.slots(event_type["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "10:00" not in local_times(owner.slots(event_type["id"], MONDAY, TUESDAY), MONDAY)
     third = booked(owner.book(event_type["id"], f"{MONDAY}T11:00:00Z"))  # 1-1: least recently booked
     hosts.append(third["hostId"])
     hosts.append(booked(owner.book(event_type["id"], f"{MONDAY}T12:00:00Z"))["hostId"])  # 2-1
@@ -349,8 +359,8 @@ def test_round_robin_assigns_hosts_fairly(live_server: LiveServer) -> None:
 
     # When one host is busy the other gets the booking, whatever the counts say.
     by_id[first_host].calendar().save_event(
-        dtstart=datetime(2027, 2, 1, 15, tzinfo=UTC),
-        dtend=datetime(2027, 2, 1, 16, tzinfo=UTC),
+        dtstart=dates.at(MONDAY_DATE, 15),
+        dtend=dates.at(MONDAY_DATE, 16),
         summary="x",
         uid="x",
     )
@@ -371,10 +381,10 @@ def test_collective_booking_is_in_every_hosts_calendar(live_server: LiveServer) 
         assert f"mailto:{other.account.email}" in addresses(event, "ATTENDEE") + addresses(event, "ORGANIZER")
         assert "mailto:ada@example.com" in addresses(event, "ATTENDEE")
     # Both hosts' time is blocked: the partner's own event type no longer offers 11:00.
-    assert "11:00" not in local_times(partner.slots(partner_solo["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "11:00" not in local_times(partner.slots(partner_solo["id"], MONDAY, TUESDAY), MONDAY)
     owner.delete(f"/bookings/{booking['id']}")
     assert str(vevent(partner, booking["uid"])["STATUS"]) == "CANCELLED"
-    assert "11:00" in local_times(partner.slots(partner_solo["id"], MONDAY, "2027-02-02"), MONDAY)
+    assert "11:00" in local_times(partner.slots(partner_solo["id"], MONDAY, TUESDAY), MONDAY)
 
 
 def test_booking_in_the_event_types_booking_calendar(live_server: LiveServer) -> None:
@@ -385,7 +395,7 @@ def test_booking_in_the_event_types_booking_calendar(live_server: LiveServer) ->
     )
     client.principal().make_calendar(name="Bookings", cal_id="bookings")
     event_type = make_event_type(api, bookingCalendarId=f"{api.account.slug}/bookings")
-    booking = booked(api.book(event_type["id"], iso(2027, 2, 1, 13)))
+    booking = booked(api.book(event_type["id"], iso(MONDAY_DATE, 13)))
     bookings_calendar = client.calendar(url=f"{live_server.url}/dav/{api.account.slug}/bookings/")
     assert str(bookings_calendar.event_by_uid(booking["uid"]).icalendar_component["UID"]) == booking["uid"]
     assert [e for e in api.calendar().events()] == []

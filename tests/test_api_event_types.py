@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ import requests
 from caldee_dav import db
 from caldee_dav.calendars import accounts
 from caldee_dav.models import Booking, User
+from tests import dates
 from tests.conftest import Account, LiveServer, create_account
 from tests.conftest import api_request as call
 
@@ -449,7 +450,7 @@ def test_another_users_event_type_is_not_found(live_server: LiveServer, account:
 
 def test_delete_is_refused_while_bookings_are_upcoming(live_server: LiveServer, account: Account) -> None:
     event_type = create(live_server, account, {"name": "Busy"})
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    start = dates.now().replace(microsecond=0) + timedelta(days=3)
     with db.write_unit(db.engine_for(live_server.database_url)) as session:
         booking = Booking(
             owner_id=account.user_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
@@ -12,12 +13,15 @@ from sqlalchemy import func, select
 
 from caldee_dav import db
 from caldee_dav.models import Booking, CalendarObject
+from tests import dates
 from tests.conftest import LiveServer, create_account, start_server, stop_server
 from tests.scheduling_fixtures import Api, api_for, make_event_type, make_schedule
 
 REQUESTS = 50
 CLIENT_THREADS = 16
-SLOT = "2027-03-01T10:00:00Z"
+# A Monday at least two days ahead of the clock: the bookings are in the future whatever the date.
+MONDAY = dates.next_weekday(dates.MON, after_days=2)
+SLOT = f"{MONDAY}T10:00:00Z"
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +93,10 @@ def test_concurrent_requests_with_idempotency_keys(multi_worker_server: LiveServ
     make_schedule(api, "UTC")
     event_type = make_event_type(api)
 
-    def post(key: str, hour: int, day: int = 2) -> tuple[int, str | None]:
+    def post(key: str, hour: int, days_after_monday: int = 1) -> tuple[int, str | None]:
         body = {
             "eventTypeId": event_type["id"],
-            "start": f"2027-03-{day:02d}T{hour:02d}:00:00Z",
+            "start": f"{MONDAY + timedelta(days=days_after_monday)}T{hour:02d}:00:00Z",
             "durationMin": 60,
             "invitee": {"name": "Ada", "email": "ada@example.com", "timezone": "UTC"},
         }
@@ -102,7 +106,7 @@ def test_concurrent_requests_with_idempotency_keys(multi_worker_server: LiveServ
 
     with ThreadPoolExecutor(max_workers=CLIENT_THREADS) as pool:
         distinct = list(pool.map(lambda n: post(f"key-{n}", 9 + n % 8), range(24)))
-        twins = list(pool.map(lambda _: post("twin", 10, day=3), range(12)))
+        twins = list(pool.map(lambda _: post("twin", 10, days_after_monday=2), range(12)))
     assert Counter(status for status, _ in distinct) == Counter({201: 8, 409: 16})
     assert {status for status, _ in twins} == {201} and len({booking_id for _, booking_id in twins}) == 1
     assert stored(multi_worker_server.database_url, api.account.user_id) == (9, 9)

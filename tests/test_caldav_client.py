@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from zoneinfo import ZoneInfo
 
 import caldav
@@ -10,11 +10,35 @@ import pytest
 import requests
 from caldav.lib.error import AuthorizationError, NotFoundError
 
+from tests import dates
 from tests.conftest import Account, LiveServer
 
 PARIS = ZoneInfo("Europe/Paris")
+# Events are placed from the clock's today: a Monday ahead for the weekly series, a month ahead for
+# single events.
+FIRST_MONDAY = dates.next_weekday(dates.MON, after_days=2)
+SOON = dates.at(dates.days_ahead(30), 10)
 
-RECURRING = """BEGIN:VCALENDAR
+
+def recurring(first: date, *, exdate: bool = True, moved: bool = True) -> str:
+    """Weekly on Mondays from ``first`` at 09:00 Paris, ten times; with ``exdate`` the second week is
+    excluded, with ``moved`` the third is moved to 14:00."""
+    week = [dates.ical_day(first + timedelta(weeks=n)) for n in range(3)]
+    excluded = f"EXDATE;TZID=Europe/Paris:{week[1]}T090000\n" if exdate else ""
+    moved_instance = (
+        f"""BEGIN:VEVENT
+UID:weekly-standup
+DTSTAMP:20261101T000000Z
+RECURRENCE-ID;TZID=Europe/Paris:{week[2]}T090000
+DTSTART;TZID=Europe/Paris:{week[2]}T140000
+DTEND;TZID=Europe/Paris:{week[2]}T143000
+SUMMARY:Standup (moved)
+END:VEVENT
+"""
+        if moved
+        else ""
+    )
+    return f"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//Caledee tests//EN
 BEGIN:VTIMEZONE
@@ -35,21 +59,12 @@ END:VTIMEZONE
 BEGIN:VEVENT
 UID:weekly-standup
 DTSTAMP:20261101T000000Z
-DTSTART;TZID=Europe/Paris:20270104T090000
-DTEND;TZID=Europe/Paris:20270104T093000
+DTSTART;TZID=Europe/Paris:{week[0]}T090000
+DTEND;TZID=Europe/Paris:{week[0]}T093000
 RRULE:FREQ=WEEKLY;COUNT=10
-EXDATE;TZID=Europe/Paris:20270111T090000
-SUMMARY:Standup
+{excluded}SUMMARY:Standup
 END:VEVENT
-BEGIN:VEVENT
-UID:weekly-standup
-DTSTAMP:20261101T000000Z
-RECURRENCE-ID;TZID=Europe/Paris:20270118T090000
-DTSTART;TZID=Europe/Paris:20270118T140000
-DTEND;TZID=Europe/Paris:20270118T143000
-SUMMARY:Standup (moved)
-END:VEVENT
-END:VCALENDAR
+{moved_instance}END:VCALENDAR
 """
 
 
@@ -77,10 +92,11 @@ def test_wrong_password_is_refused(live_server: LiveServer, account: Account) ->
 
 def test_create_calendar_and_save_events(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server)
-    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    start = SOON
+    holiday = SOON.date() + timedelta(days=2)
     calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="Plain", uid="plain-1")
-    calendar.save_event(dtstart=date(2027, 2, 5), dtend=date(2027, 2, 6), summary="Holiday", uid="allday-1")
-    calendar.save_event(RECURRING)
+    calendar.save_event(dtstart=holiday, dtend=holiday + timedelta(days=1), summary="Holiday", uid="allday-1")
+    calendar.save_event(recurring(FIRST_MONDAY))
 
     summaries = sorted(str(e.icalendar_component["SUMMARY"]) for e in calendar.events())
     assert summaries == ["Holiday", "Plain", "Standup"]
@@ -89,23 +105,24 @@ def test_create_calendar_and_save_events(live_server: LiveServer, account: Accou
 
 def test_time_range_search_with_and_without_expand(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server)
-    calendar.save_event(RECURRING)
+    monday = FIRST_MONDAY
+    calendar.save_event(recurring(monday))
     calendar.save_event(
-        dtstart=datetime(2027, 1, 12, 8, 0, tzinfo=UTC),
-        dtend=datetime(2027, 1, 12, 9, 0, tzinfo=UTC),
+        dtstart=dates.at(monday + timedelta(days=8), 8),
+        dtend=dates.at(monday + timedelta(days=8), 9),
         summary="Dentist",
         uid="dentist",
     )
-    # The week of 11 January holds the EXDATE'd standup (nothing) and the dentist.
+    # The second week holds the EXDATE'd standup (nothing) and the dentist.
     week = calendar.search(
-        start=datetime(2027, 1, 11, tzinfo=UTC), end=datetime(2027, 1, 18, tzinfo=UTC), event=True
+        start=dates.at(monday + timedelta(weeks=1)), end=dates.at(monday + timedelta(weeks=2)), event=True
     )
     assert sorted(e.icalendar_component["UID"] for e in week) == ["dentist"]
 
-    # The week of 18 January holds only the moved instance, at 14:00 Paris.
+    # The third week holds only the moved instance, at 14:00 Paris.
     expanded = calendar.search(
-        start=datetime(2027, 1, 18, tzinfo=UTC),
-        end=datetime(2027, 1, 25, tzinfo=UTC),
+        start=dates.at(monday + timedelta(weeks=2)),
+        end=dates.at(monday + timedelta(weeks=3)),
         event=True,
         expand=True,
     )
@@ -113,47 +130,48 @@ def test_time_range_search_with_and_without_expand(live_server: LiveServer, acco
     assert [str(i["SUMMARY"]) for i in instances] == ["Standup (moved)"]
     assert instances[0]["DTSTART"].dt.astimezone(PARIS).hour == 14
 
-    # The whole of January, expanded: 4 Mondays, one excluded, one moved.
+    # A month from three days before the first Monday, expanded: 4 Mondays, one excluded, one moved.
     month = calendar.search(
-        start=datetime(2027, 1, 1, tzinfo=UTC), end=datetime(2027, 2, 1, tzinfo=UTC), event=True, expand=True
+        start=dates.at(monday - timedelta(days=3)),
+        end=dates.at(monday + timedelta(days=28)),
+        event=True,
+        expand=True,
     )
     starts = sorted(
         e.icalendar_component["DTSTART"].dt.astimezone(PARIS)
         for e in month
         if e.icalendar_component["UID"] == "weekly-standup"
     )
-    assert [(s.day, s.hour) for s in starts] == [(4, 9), (18, 14), (25, 9)]
+    assert [(s.date(), s.hour) for s in starts] == [
+        (monday, 9),
+        (monday + timedelta(weeks=2), 14),
+        (monday + timedelta(weeks=3), 9),
+    ]
 
 
 def test_dst_crossing_event_keeps_wall_clock_time(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server)
-    # Weekly at 09:00 Paris across the spring change (28 March 2027): 08:00 UTC before, 07:00 UTC after.
-    calendar.save_event(
-        RECURRING.replace("20270104T09", "20270322T09")
-        .replace("20270104T093", "20270322T093")
-        .replace("EXDATE;TZID=Europe/Paris:20270111T090000\n", "")
-        .replace(
-            "RECURRENCE-ID;TZID=Europe/Paris:20270118T090000",
-            "RECURRENCE-ID;TZID=Europe/Paris:20300101T090000",
-        )
-    )
+    # Weekly at 09:00 Paris across the next spring change (a Sunday): 08:00 UTC before, 07:00 UTC after.
+    change = dates.next_dst_change("Europe/Paris", forward=True)
+    monday_before = change - timedelta(days=6)
+    calendar.save_event(recurring(monday_before, exdate=False, moved=False))
     found = calendar.search(
-        start=datetime(2027, 3, 22, tzinfo=UTC), end=datetime(2027, 4, 1, tzinfo=UTC), event=True, expand=True
+        start=dates.at(monday_before), end=dates.at(change + timedelta(days=4)), event=True, expand=True
     )
     utc_hours = sorted(
         (
-            e.icalendar_component["DTSTART"].dt.astimezone(UTC).day,
+            e.icalendar_component["DTSTART"].dt.astimezone(UTC).date(),
             e.icalendar_component["DTSTART"].dt.astimezone(UTC).hour,
         )
         for e in found
         if str(e.icalendar_component["SUMMARY"]) == "Standup"
     )
-    assert utc_hours == [(22, 8), (29, 7)]
+    assert utc_hours == [(monday_before, 8), (monday_before + timedelta(weeks=1), 7)]
 
 
 def test_etag_conflicts_on_concurrent_edit(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server)
-    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    start = SOON
     event = calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="v1", uid="etag-1")
     url = str(event.url)
     auth = (account.slug, account.token)
@@ -181,7 +199,7 @@ def test_etag_conflicts_on_concurrent_edit(live_server: LiveServer, account: Acc
 
 def test_sync_token_reports_only_changes(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server)
-    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    start = SOON
     calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="one", uid="s1")
     keep = calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="two", uid="s2")
     first = calendar.objects_by_sync_token(load_objects=False)
@@ -226,7 +244,7 @@ def test_a_deleted_calendars_sync_token_is_refused_by_its_successor(
     # A client that synced a calendar which was then deleted and made again under the same URL must
     # be told to start over, not handed the new calendar's changes as if it had the ones before.
     principal = client(live_server, account.slug, account.token).principal()
-    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    start = SOON
     old = principal.make_calendar(name="Reused", cal_id="reused")
     for uid in ("old-1", "old-2"):
         old.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary=uid, uid=uid)
@@ -246,16 +264,16 @@ def test_a_deleted_calendars_sync_token_is_refused_by_its_successor(
 
 def test_free_busy_query(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server)
-    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    start = SOON
     calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="busy", uid="fb1")
-    freebusy = calendar.freebusy_request(datetime(2027, 2, 3, tzinfo=UTC), datetime(2027, 2, 4, tzinfo=UTC))
+    freebusy = calendar.freebusy_request(dates.at(start.date()), dates.at(start.date() + timedelta(days=1)))
     text = freebusy.data if isinstance(freebusy.data, str) else freebusy.data.decode()
-    assert "FREEBUSY" in text and "20270203T100000Z" in text
+    assert "FREEBUSY" in text and dates.ical_utc(start) in text
 
 
 def test_delete_event_and_calendar(live_server: LiveServer, account: Account) -> None:
     calendar = new_calendar(account, live_server, name="Temp")
-    start = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
+    start = SOON
     event = calendar.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="bye", uid="d1")
     event.delete()
     assert list(calendar.events()) == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from caldee_dav.config import ConfigError, Settings, load_settings
+from tests.conftest import clock_env
 
 
 def caledee(
@@ -18,6 +19,7 @@ def caledee(
     base = {k: v for k, v in os.environ.items() if not k.startswith("CALEDEE_")}
     base["CALEDEE_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.db"
     base["CALEDEE_CONFIG"] = str(tmp_path / "absent.toml")
+    base.update(clock_env())  # the tests' clock, as every server the tests start has it
     base.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "caldee_dav.cli", *args],

@@ -10,11 +10,14 @@ from sqlalchemy import select
 from caldee_dav import clock, db, store
 from caldee_dav.calendars import accounts
 from caldee_dav.models import ApiToken
+from tests import dates
 from tests.conftest import TEST_MAX_RESOURCE_SIZE, Account, LiveServer, create_account
 
+# A day a month ahead of the clock: inside the indexing horizon whatever the date.
+DAY = dates.ical_day(dates.days_ahead(30))
 EVENT = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
-    "DTSTAMP:20261101T000000Z\r\nDTSTART:20270301T100000Z\r\nDTEND:20270301T110000Z\r\nSUMMARY:{summary}\r\n"
+    f"DTSTAMP:20261101T000000Z\r\nDTSTART:{DAY}T100000Z\r\nDTEND:{DAY}T110000Z\r\nSUMMARY:{{summary}}\r\n"
     "END:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
@@ -86,7 +89,7 @@ def test_bad_calendar_data_is_refused_and_nothing_moves(live_server: LiveServer,
     no_uid = EVENT.format(uid="x", summary="S").replace("UID:x\r\n", "")
     mixed = EVENT.format(uid="one", summary="S").replace(
         "END:VCALENDAR",
-        "BEGIN:VEVENT\r\nUID:two\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270302T100000Z\r\n"
+        f"BEGIN:VEVENT\r\nUID:two\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{DAY}T120000Z\r\n"
         "END:VEVENT\r\nEND:VCALENDAR",
     )
     plain = EVENT.format(uid="p", summary="S")
@@ -101,8 +104,8 @@ def test_bad_calendar_data_is_refused_and_nothing_moves(live_server: LiveServer,
         "mixed.ics": mixed,
         # Well-formed lines with values that are not what their property holds, and broken lines:
         # refused whichever parser meets them first.
-        "bad-start.ics": plain.replace("DTSTART:20270301T100000Z", "DTSTART:hello"),
-        "bad-end.ics": plain.replace("DTEND:20270301T110000Z", "DTEND:2027"),
+        "bad-start.ics": plain.replace(f"DTSTART:{DAY}T100000Z", "DTSTART:hello"),
+        "bad-end.ics": plain.replace(f"DTEND:{DAY}T110000Z", "DTEND:2027"),
         "bad-created.ics": with_line("CREATED:yesterday"),
         "bad-recurrence-id.ics": with_line("RECURRENCE-ID:abc"),
         "no-colon.ics": with_line("GARBAGE LINE"),
@@ -264,7 +267,7 @@ def test_an_every_second_series_is_stored_in_bounded_time(live_server: LiveServe
     query = (
         '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
         '<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
-        '<C:time-range start="20270301T100500Z" end="20270301T100501Z"/></C:comp-filter></C:comp-filter>'
+        f'<C:time-range start="{DAY}T100500Z" end="{DAY}T100501Z"/></C:comp-filter></C:comp-filter>'
         "</C:filter></C:calendar-query>"
     )
     found = requests.request(

@@ -9,11 +9,14 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests import dates
 from tests.conftest import Account, LiveServer, api_request, create_account
 
+# A day a month ahead of the clock: inside the indexing horizon whatever the date.
+DAY = dates.ical_day(dates.days_ahead(30))
 EVENT = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
-    "DTSTAMP:20261101T000000Z\r\nDTSTART:20270301T100000Z\r\nDTEND:20270301T110000Z\r\nSUMMARY:{uid}\r\n"
+    f"DTSTAMP:20261101T000000Z\r\nDTSTART:{DAY}T100000Z\r\nDTEND:{DAY}T110000Z\r\nSUMMARY:{{uid}}\r\n"
     "END:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 

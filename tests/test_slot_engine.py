@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from caldee_dav import clock
 from caldee_dav.errors import Conflict, InvalidInput
 from caldee_dav.scheduling.availability import (
     Interval,
@@ -329,3 +330,24 @@ def test_booking_vevent_text() -> None:
         and "mailto:ada@example.com" in unfolded
     )
     assert "Company: ACME" in unfolded
+
+
+def test_booking_vevent_is_stamped_by_the_clock() -> None:
+    pinned = utc(2031, 5, 6, 7, 8, 9)
+    previous = clock.install(clock.Clock(fixed=pinned))
+    try:
+        event = BookingEvent(
+            uid="bkg_2@caledee",
+            booking_id="bkg_2",
+            sequence=0,
+            status="CONFIRMED",
+            start=utc(2027, 1, 4, 9),
+            end=utc(2027, 1, 4, 10),
+            summary="Intro",
+            organizer=Person("host@example.com"),
+            invitees=[Person("ada@example.com")],
+        )
+    finally:
+        clock.install(previous)
+    assert event.stamp == pinned
+    assert "DTSTAMP:20310506T070809Z" in booking_text(event)

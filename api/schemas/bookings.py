@@ -188,10 +188,6 @@ class SlotOut(ResponseModel):
     start: str
     end: str
 
-    @classmethod
-    def of(cls, start: datetime, end: datetime) -> SlotOut:
-        return cls(**cls.plain(start, end))
-
     @staticmethod
     def plain(start: datetime, end: datetime) -> dict[str, str]:
         """The slot's JSON without building the model: an availability answer holds hundreds of slots,

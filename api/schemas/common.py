@@ -24,8 +24,6 @@ def rfc3339(value: datetime) -> str:
 
 # Output: any aware datetime, written as RFC 3339 UTC with 'Z'.
 UtcDateTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
-# Input: an RFC 3339 / ISO 8601 time that carries an offset (naive times are a 400), converted to UTC.
-AwareUtcDateTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 # Times that can be scheduled. Slot and booking arithmetic (buffers, the days around a range) must
 # stay clear of datetime's own limits: a booking at 9999-12-31T23:59:59Z was a 500.

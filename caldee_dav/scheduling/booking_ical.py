@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import icalendar
 
+from caldee_dav import clock
+
 PRODID = "-//Caledee//Bookings//EN"
 CONFIRMED, TENTATIVE, CANCELLED = "CONFIRMED", "TENTATIVE", "CANCELLED"
 
@@ -37,7 +39,7 @@ class BookingEvent:
     cohosts: Sequence[Person] = ()
     description: str | None = None
     location: str | None = None
-    stamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stamp: datetime = field(default_factory=clock.now)
     created: datetime | None = None
 
 

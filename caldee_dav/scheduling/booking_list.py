@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from caldee_dav.errors import InvalidInput
+from caldee_dav.errors import Field, InvalidInput
 from caldee_dav.models import Booking
 
-MAX_LIMIT = 100
 # A status filter of the API and the stored statuses it covers.
 STATUS_FILTERS = {
     "active": ("active",),
@@ -41,7 +40,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("bad cursor fields")
         return start, booking_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise InvalidInput("`cursor` is not a cursor returned by this API.") from exc
+        raise InvalidInput(("`", Field("cursor"), "` is not a cursor returned by this API.")) from exc
 
 
 def list_bookings(
@@ -58,7 +57,7 @@ def list_bookings(
     query = select(Booking).where(Booking.owner_id == owner_id)
     if status is not None:
         if status not in STATUS_FILTERS:
-            raise InvalidInput(f"`status` must be one of {', '.join(STATUS_FILTERS)}.")
+            raise InvalidInput(("`", Field("status"), f"` must be one of {', '.join(STATUS_FILTERS)}."))
         query = query.where(Booking.status.in_(STATUS_FILTERS[status]))
     if start_from is not None:
         query = query.where(Booking.start_at >= start_from)

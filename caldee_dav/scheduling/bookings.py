@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from caldee_dav import db
 from caldee_dav.calendars import accounts
 from caldee_dav.config import Settings
-from caldee_dav.errors import Conflict, InvalidInput, NotFound
+from caldee_dav.errors import Conflict, Field, InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
 from caldee_dav.scheduling import booking_calendar, event_types, offers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
@@ -82,7 +82,7 @@ def validate_answers(event_type: EventType, answers: Sequence[tuple[str, str]]) 
         known = ", ".join(questions) or "none"
         raise InvalidInput(
             f"Unknown question id(s): {', '.join(unknown)}; this event type asks: {known}.",
-            details=[{"path": ["answers"], "message": f"unknown questionId {q!r}"} for q in unknown],
+            problems=[Problem(("answers",), ("unknown ", Field("question_id"), f" {q!r}")) for q in unknown],
         )
     given: dict[str, str] = {}
     for qid, value in answers:
@@ -94,8 +94,9 @@ def validate_answers(event_type: EventType, answers: Sequence[tuple[str, str]]) 
         names = ", ".join(f"{q.get('label') or q.get('id')} ({q.get('id')})" for q in missing)
         raise InvalidInput(
             f"Required question(s) not answered: {names}.",
-            details=[
-                {"path": ["answers"], "message": f"questionId {q.get('id')!r} is required"} for q in missing
+            problems=[
+                Problem(("answers",), (Field("question_id"), f" {q.get('id')!r} is required"))
+                for q in missing
             ],
         )
     for qid, value in given.items():

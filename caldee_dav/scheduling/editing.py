@@ -1,5 +1,5 @@
-"""What the scheduling write services share: partial changes (UNSET), validation problems reported as
-the REST error details, and the per-user write lock."""
+"""What the scheduling write services share: partial changes (UNSET), validation problems (in the domain's
+own field names; each edge names the fields its own way), and the per-user write lock."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caldee_dav.errors import CaledeeError, InvalidInput, NotFound
+from caldee_dav.errors import CaledeeError, InvalidInput, NotFound, Problem, Text
 from caldee_dav.models import User
 from caldee_dav.zones import zone_named
 
@@ -33,21 +33,21 @@ def given_fields(changes: Any) -> dict[str, Any]:
 
 
 class Problems:
-    """Validation problems collected as the REST error details ``{path, message, code}``.
+    """Validation problems, collected to be reported all at once.
 
-    Paths use the JSON field names (``weeklyRules``), because they are shown to whoever sent them.
+    Paths use the Python field names of the changes (``weekly_rules``, 0, ``day``); each edge names them
+    its own way (``api.errors``: ``weeklyRules.0.day``).
     """
 
     def __init__(self) -> None:
-        self.details: list[dict[str, Any]] = []
+        self.problems: list[Problem] = []
 
-    def add(self, path: Sequence[str | int], message: str, code: str = "invalid") -> None:
-        self.details.append({"path": [str(part) for part in path], "message": message, "code": code})
+    def add(self, path: Sequence[str | int], message: Text, code: str = "invalid") -> None:
+        self.problems.append(Problem(tuple(path), message, code))
 
     def raise_if_any(self) -> None:
-        if self.details:
-            first = self.details[0]
-            raise InvalidInput(f"`{'.'.join(first['path'])}`: {first['message']}", details=self.details)
+        if self.problems:
+            raise InvalidInput.about(self.problems)
 
 
 def lock_owner(session: Session, owner_id: str) -> User:
@@ -82,9 +82,6 @@ def check_name(problems: Problems, path: Sequence[str | int], value: Any, max_le
     return value.strip()
 
 
-def error_at(error: type[CaledeeError], path: Sequence[str | int], message: str, code: str) -> CaledeeError:
-    """One error about one field, with the same details shape as a validation failure."""
-    parts = [str(part) for part in path]
-    return error(
-        f"`{'.'.join(parts)}`: {message}", details=[{"path": parts, "message": message, "code": code}]
-    )
+def error_at(error: type[CaledeeError], path: Sequence[str | int], message: Text, code: str) -> CaledeeError:
+    """One error about one field, told like a validation failure."""
+    return error.about([Problem(tuple(path), message, code)])

@@ -37,20 +37,21 @@ COLOR_PATTERN = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$
 QUESTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 URL_PATTERN = re.compile(r"^https?://\S+$")
 
-# Integer settings: column -> (JSON name, minimum, maximum, nullable, default). Null means unlimited
-# (window, per-day cap) or "the duration" (slot interval).
-INT_SETTINGS: dict[str, tuple[str, int, int, bool, int | None]] = {
-    "buffer_before_min": ("bufferBeforeMin", 0, 1440, False, 0),
-    "buffer_after_min": ("bufferAfterMin", 0, 1440, False, 0),
-    "minimum_notice_min": ("minimumNoticeMin", 0, 366 * 1440, False, 0),
-    "booking_window_days": ("bookingWindowDays", 1, 3660, True, None),
-    "max_bookings_per_day": ("maxBookingsPerDay", 1, 1000, True, None),
-    "slot_interval_min": ("slotIntervalMin", 1, 1440, True, None),
+# Integer settings: column -> (minimum, maximum, nullable, default). Null means unlimited (window,
+# per-day cap) or "the duration" (slot interval).
+INT_SETTINGS: dict[str, tuple[int, int, bool, int | None]] = {
+    "buffer_before_min": (0, 1440, False, 0),
+    "buffer_after_min": (0, 1440, False, 0),
+    "minimum_notice_min": (0, 366 * 1440, False, 0),
+    "booking_window_days": (1, 3660, True, None),
+    "max_bookings_per_day": (1, 1000, True, None),
+    "slot_interval_min": (1, 1440, True, None),
 }
-BOOL_SETTINGS: dict[str, tuple[str, bool]] = {
-    "active": ("active", True),
-    "secret": ("secret", False),
-    "requires_confirmation": ("requiresConfirmation", False),
+# Boolean settings: column -> default.
+BOOL_SETTINGS: dict[str, bool] = {
+    "active": True,
+    "secret": False,
+    "requires_confirmation": False,
 }
 
 
@@ -75,19 +76,19 @@ def _is_list(value: Any) -> bool:
 def normalize_durations(problems: Problems, value: Any) -> list[int]:
     """Distinct durations in minutes, 1..1440, sorted."""
     if not _is_list(value) or not value:
-        problems.add(["durationsMin"], "must list at least one duration in minutes", "required")
+        problems.add(["durations_min"], "must list at least one duration in minutes", "required")
         return []
     if len(value) > MAX_DURATIONS:
-        problems.add(["durationsMin"], f"must list at most {MAX_DURATIONS} durations", "too_many")
+        problems.add(["durations_min"], f"must list at most {MAX_DURATIONS} durations", "too_many")
         return []
     seen: set[int] = set()
     for index, minutes in enumerate(value):
         if not _is_int(minutes) or not 1 <= minutes <= MAX_DURATION_MIN:
             problems.add(
-                ["durationsMin", index], f"must be whole minutes from 1 to {MAX_DURATION_MIN}", "range"
+                ["durations_min", index], f"must be whole minutes from 1 to {MAX_DURATION_MIN}", "range"
             )
         elif minutes in seen:
-            problems.add(["durationsMin", index], f"{minutes} is listed twice", "duplicate")
+            problems.add(["durations_min", index], f"{minutes} is listed twice", "duplicate")
         else:
             seen.add(minutes)
     return sorted(seen)
@@ -210,20 +211,20 @@ def check_fields(given: dict[str, Any], creating: bool, problems: Problems) -> d
         values["description"] = text
     if "durations_min" in given:
         values["durations_min"] = normalize_durations(problems, given["durations_min"])
-    for column, (name, low, high, nullable, _) in INT_SETTINGS.items():
+    for column, (low, high, nullable, _) in INT_SETTINGS.items():
         if column in given:
             number = given[column]
             if number is None and nullable:
                 values[column] = None
             elif not _is_int(number) or not low <= number <= high:
                 suffix = " or null" if nullable else ""
-                problems.add([name], f"must be a whole number from {low} to {high}{suffix}", "range")
+                problems.add([column], f"must be a whole number from {low} to {high}{suffix}", "range")
             else:
                 values[column] = number
-    for column, (name, _) in BOOL_SETTINGS.items():
+    for column in BOOL_SETTINGS:
         if column in given:
             if not isinstance(given[column], bool):
-                problems.add([name], "must be true or false", "invalid_bool")
+                problems.add([column], "must be true or false", "invalid_bool")
             values[column] = given[column]
     if "color" in given:
         color = given["color"]
@@ -242,13 +243,13 @@ def check_fields(given: dict[str, Any], creating: bool, problems: Problems) -> d
         and given["schedule_id"] is not None
         and not isinstance(given["schedule_id"], str)
     ):
-        problems.add(["scheduleId"], "must be a schedule id or null", "invalid")
+        problems.add(["schedule_id"], "must be a schedule id or null", "invalid")
     reference = given.get("booking_calendar_id")
     if reference is not None and not isinstance(reference, str):
-        problems.add(["bookingCalendarId"], "must be a calendar id or null", "invalid")
-    for field, name in (("busy_calendar_ids", "busyCalendarIds"), ("hosts", "hosts")):
+        problems.add(["booking_calendar_id"], "must be a calendar id or null", "invalid")
+    for field in ("busy_calendar_ids", "hosts"):
         if field in given and (
             not _is_list(given[field]) or not all(isinstance(i, str) for i in given[field])
         ):
-            problems.add([name], "must be a list of strings", "invalid")
+            problems.add([field], "must be a list of strings", "invalid")
     return values

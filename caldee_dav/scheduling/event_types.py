@@ -130,12 +130,12 @@ def _apply(
         values["booking_collection_id"] = (
             None
             if reference is None
-            else _owned_calendar(session, owner.id, reference, ["bookingCalendarId"]).id
+            else _owned_calendar(session, owner.id, reference, ["booking_calendar_id"]).id
         )
     if "busy_calendar_ids" in given:
         ids: list[int] = []
         for index, reference in enumerate(given["busy_calendar_ids"]):
-            calendar_id = _owned_calendar(session, owner.id, reference, ["busyCalendarIds", index]).id
+            calendar_id = _owned_calendar(session, owner.id, reference, ["busy_calendar_ids", index]).id
             if calendar_id not in ids:
                 ids.append(calendar_id)
         values["busy_collection_ids"] = ids
@@ -153,7 +153,7 @@ def _owned_schedule(session: Session, owner_id: str, schedule_id: str) -> str:
     try:
         return get_schedule(session, owner_id, schedule_id).id
     except NotFound:
-        raise error_at(NotFound, ["scheduleId"], f"no schedule {schedule_id!r}", "not_found") from None
+        raise error_at(NotFound, ["schedule_id"], f"no schedule {schedule_id!r}", "not_found") from None
 
 
 def _host_ids(
@@ -198,8 +198,8 @@ def create_event_type(session: Session, owner_id: str, changes: EventTypeChanges
         host_ids=[],
         created_at=now,
         updated_at=now,
-        **{column: default for column, (_, _, _, _, default) in INT_SETTINGS.items()},
-        **{column: default for column, (_, default) in BOOL_SETTINGS.items()},
+        **{column: default for column, (_, _, _, default) in INT_SETTINGS.items()},
+        **BOOL_SETTINGS,
     )
     _apply(session, owner, event_type, changes, creating=True)
     session.add(event_type)

@@ -201,6 +201,23 @@ def check_slot(
 MAX_RANGE = timedelta(days=62)
 
 
+class EmptyRange(InvalidInput):
+    """A range to list slots in whose end is not after its start."""
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        super().__init__("The range to list slots in must end after it starts.")
+        self.start, self.end = start, end
+
+
+class RangeTooLong(InvalidInput):
+    """A range to list slots in longer than MAX_RANGE (its cost grows with its length)."""
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.max_days = MAX_RANGE.days
+        super().__init__(f"A range to list slots in may span at most {self.max_days} days.")
+        self.start, self.end = start, end
+
+
 def availability(
     session: Session,
     owner_id: str,
@@ -213,9 +230,9 @@ def availability(
     """GET /availability: slots starting in [start, end). An inactive event type is a Conflict (409),
     the same answer POST /bookings gives, rather than a silently empty list."""
     if end <= start:
-        raise InvalidInput("`to` must be after `from`.")
+        raise EmptyRange(start, end)
     if end - start > MAX_RANGE:
-        raise InvalidInput(f"`from` to `to` spans more than {MAX_RANGE.days} days; ask for a shorter range.")
+        raise RangeTooLong(start, end)
     event_type = get_event_type(session, owner_id, event_type_id)
     require_active(event_type)
     duration = choose_duration(event_type, duration_min)

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from caldee_dav import clock
-from caldee_dav.errors import NotFound
+from caldee_dav.errors import Field, NotFound
 from caldee_dav.models import EventType, Schedule
 from caldee_dav.scheduling.editing import (
     UNSET,
@@ -109,7 +109,7 @@ def _check_no_overlap(
 
 
 def normalize_weekly_rules(
-    problems: Problems, rules: Any, field: str = "weeklyRules"
+    problems: Problems, rules: Any, field: str = "weekly_rules"
 ) -> list[dict[str, str]]:
     """Validated rules in storage form, sorted by day then start."""
     if not isinstance(rules, Sequence) or isinstance(rules, str):
@@ -140,7 +140,7 @@ def normalize_weekly_rules(
 
 
 def normalize_date_overrides(
-    problems: Problems, overrides: Any, field: str = "dateOverrides"
+    problems: Problems, overrides: Any, field: str = "date_overrides"
 ) -> list[dict[str, Any]]:
     """Validated overrides in storage form, sorted by date; each date at most once."""
     if not isinstance(overrides, Sequence) or isinstance(overrides, str):
@@ -158,9 +158,8 @@ def normalize_date_overrides(
             continue
         day = _check_date(problems, [*path, "date"], override.get("date"))
         if day is not None and day in seen:
-            problems.add(
-                [*path, "date"], f"{day} is already overridden at {field}.{seen[day]}", "duplicate_date"
-            )
+            message = (f"{day} is already overridden at ", Field(field, seen[day]))
+            problems.add([*path, "date"], message, "duplicate_date")
             day = None
         intervals_in = override.get("intervals")
         if not isinstance(intervals_in, Sequence) or isinstance(intervals_in, str):
@@ -220,14 +219,6 @@ def get_schedule(session: Session, owner_id: str, schedule_id: str) -> Schedule:
     return schedule
 
 
-def default_schedule(session: Session, user_id: str) -> Schedule | None:
-    """The user's default schedule, or None when the user has none (use DEFAULT_WEEKLY_RULES then)."""
-    query = select(Schedule).where(Schedule.user_id == user_id)
-    return session.scalars(
-        query.order_by(Schedule.is_default.desc(), Schedule.created_at, Schedule.id).limit(1)
-    ).first()
-
-
 def _checked(changes: ScheduleChanges, problems: Problems) -> dict[str, Any]:
     """The given fields, validated and normalized to storage form."""
     given = given_fields(changes)
@@ -238,7 +229,7 @@ def _checked(changes: ScheduleChanges, problems: Problems) -> dict[str, Any]:
         values["timezone"] = check_timezone(problems, ["timezone"], given["timezone"])
     if "is_default" in given:
         if not isinstance(given["is_default"], bool):
-            problems.add(["isDefault"], "must be true or false", "invalid_bool")
+            problems.add(["is_default"], "must be true or false", "invalid_bool")
         values["is_default"] = given["is_default"]
     if "weekly_rules" in given:
         values["weekly_rules"] = normalize_weekly_rules(problems, given["weekly_rules"])
@@ -288,8 +279,12 @@ def update_schedule(session: Session, owner_id: str, schedule_id: str, changes: 
     values = _checked(changes, problems)
     if values.get("is_default") is False and schedule.is_default:
         problems.add(
-            ["isDefault"],
-            "a user always has one default schedule: set isDefault on another schedule instead",
+            ["is_default"],
+            (
+                "a user always has one default schedule: set ",
+                Field("is_default"),
+                " on another schedule instead",
+            ),
             "default_required",
         )
     problems.raise_if_any()

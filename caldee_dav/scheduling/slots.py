@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from caldee_dav.errors import Conflict, InvalidInput
+from caldee_dav.errors import Conflict, Field, InvalidInput
 from caldee_dav.scheduling.availability import Interval, intersect, merge
 
 ONE_ON_ONE, ROUND_ROBIN, COLLECTIVE = "one_on_one", "round_robin", "collective"
-KINDS = (ONE_ON_ONE, ROUND_ROBIN, COLLECTIVE)
+# The field a refused start is reported on (a booking's, or a reschedule's, ``start``).
+START = Field("start")
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,13 @@ def require_slot(
     that can never be booked (past, too soon, beyond the window, not a slot start), Conflict (409) for
     one taken by busy time or the per-day cap."""
     if start < now:
-        raise InvalidInput("`start` is in the past.")
+        raise InvalidInput(("`", START, "` is in the past."))
     if start < now + rules.minimum_notice:
         minutes = int(rules.minimum_notice.total_seconds() // 60)
-        raise InvalidInput(f"`start` is too soon: this event type needs {minutes} minutes of notice.")
+        raise InvalidInput(("`", START, f"` is too soon: this event type needs {minutes} minutes of notice."))
     if rules.booking_window is not None and start >= now + rules.booking_window:
         raise InvalidInput(
-            f"`start` is beyond the booking window of {rules.booking_window.days} days from now."
+            ("`", START, f"` is beyond the booking window of {rules.booking_window.days} days from now.")
         )
     probe_end = start + timedelta(seconds=1)
     open_rules = SlotRules(duration=rules.duration, interval=rules.interval)
@@ -188,8 +189,12 @@ def require_slot(
     if not any(s.start == start for s in offered_slots(kind, plain_hosts, open_rules, start, probe_end, now)):
         minutes = int(rules.interval.total_seconds() // 60)
         raise InvalidInput(
-            "`start` is not a slot of this event type: it is outside the available hours or not aligned"
-            f" to the {minutes}-minute slot interval."
+            (
+                "`",
+                START,
+                "` is not a slot of this event type: it is outside the available hours or not aligned"
+                f" to the {minutes}-minute slot interval.",
+            )
         )
     for slot in offered_slots(kind, hosts, rules, start, probe_end, now):
         if slot.start == start:
