@@ -7,7 +7,7 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
-from caldee_dav import db
+from caldee_dav import clock, db
 from caldee_dav.calendars import accounts
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
@@ -18,12 +18,15 @@ DEMO_SLUG = "demo"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(
+    settings = load_settings(
         getattr(args, "config", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         workers=getattr(args, "workers", None),
     )
+    # Token expiry and creation stamps read the one clock, moved by the test-only setting.
+    clock.install(clock.Clock.moved_by_days(settings.clock_offset_days))
+    return settings
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
