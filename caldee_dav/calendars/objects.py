@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import icalendar
 from sqlalchemy.orm import Session
 
 from caldee_dav import ical, store
@@ -115,10 +116,17 @@ class WriteResult:
 
 def prepare_object(text: str, limits: WriteLimits, now: datetime) -> PreparedObject:
     """Parse, check and index iCalendar text; InvalidCalendarData or ObjectTooLarge says why not."""
+    return prepare_parsed(text, ical.parse_calendar(text), limits, now)
+
+
+def prepare_parsed(
+    text: str, calendar: icalendar.Calendar, limits: WriteLimits, now: datetime
+) -> PreparedObject:
+    """``prepare_object`` for a caller that has parsed ``text`` already (the fast PUT inspects it
+    first): the body is parsed once."""
     _check_size(text, limits)
-    index = ical.index_object(
-        ical.parse_calendar(text), horizon_end=limits.horizon_end(now), max_instances=limits.max_instances
-    )
+    horizon_end = limits.horizon_end(now)
+    index = ical.index_object(calendar, horizon_end=horizon_end, max_instances=limits.max_instances)
     return PreparedObject(text, ical.etag_of(text), index)
 
 
@@ -127,17 +135,14 @@ def prepare_checked_item(
 ) -> PreparedObject:
     """``prepare_object`` for an item Radicale has already parsed and checked with vobject: a vCard, or
     iCalendar that vobject reads and icalendar cannot, is stored unindexed (Radicale filters it)."""
-    _check_size(text, limits)
-    unindexed = PreparedObject(text, ical.etag_of(text), ical.ObjectIndex(uid=uid, component=component))
-    if not is_calendar:
-        return unindexed
     try:
-        calendar = ical.parse_calendar(text)
+        calendar = ical.parse_calendar(text) if is_calendar else None
     except ical.InvalidCalendarData:
-        return unindexed
-    horizon_end = limits.horizon_end(now)
-    index = ical.index_object(calendar, horizon_end=horizon_end, max_instances=limits.max_instances)
-    return PreparedObject(text, unindexed.etag, index)
+        calendar = None
+    if calendar is not None:
+        return prepare_parsed(text, calendar, limits, now)
+    _check_size(text, limits)
+    return PreparedObject(text, ical.etag_of(text), ical.ObjectIndex(uid=uid, component=component))
 
 
 def _check_size(text: str, limits: WriteLimits) -> None:

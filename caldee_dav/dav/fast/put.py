@@ -40,7 +40,7 @@ def parse_put(body: bytes, limits: WriteLimits) -> PreparedObject:
         components = ical.main_components(calendar)
         if any(name in component for component in components for name in RADICALE_CHECKED):
             raise NotHandled
-        return objects.prepare_object(text, limits, clock.now())
+        return objects.prepare_parsed(text, calendar, limits, clock.now())
     except CaledeeError as exc:
         raise NotHandled from exc
     except ical.InvalidCalendarData as exc:
