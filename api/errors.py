@@ -22,6 +22,7 @@ from caldee_dav.errors import (
     Problem,
     Text,
     Unauthorized,
+    WorkLimitExceeded,
     render,
 )
 
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[CaledeeError], int] = {
     AlreadyExists: 409,
     Conflict: 409,
     PreconditionFailed: 412,
+    WorkLimitExceeded: 422,
 }
 
 

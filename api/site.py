@@ -10,10 +10,21 @@ from caldee_dav import db
 bp = Blueprint("site", __name__)
 
 
+# A load balancer's health check usually gives up after a few seconds; answer before it does.
+HEALTH_WRITE_TIMEOUT = 2.0
+
+
 @bp.get("/health")
 def health():  # type: ignore[no-untyped-def]
-    db.ping(caledee().engine)
-    return jsonify({"status": "ok"})
+    """200 when a write transaction can start within two seconds; 503 and why, when the database is
+    stalled (a writer holding SQLite's lock, a table locked on PostgreSQL) or unreachable."""
+    stall = db.write_stall(caledee().engine, HEALTH_WRITE_TIMEOUT)
+    if stall is not None:
+        response = jsonify({"status": "unavailable", "database": stall})
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+    return jsonify({"status": "ok", "database": "ok"})
 
 
 @bp.route("/", methods=["PROPFIND", "REPORT"])

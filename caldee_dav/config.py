@@ -41,6 +41,22 @@ class Settings(BaseModel):
     max_occurrences_per_object: int = Field(
         5000, ge=100, description="Cap on indexed instances of one recurring event; beyond it queries parse."
     )
+    max_instances_per_series: int = Field(
+        100_000,
+        ge=100,
+        description="Recurrence rules whose COUNT or UNTIL promise more instances than this are refused.",
+    )
+    max_components_per_object: int = Field(
+        1000,
+        ge=10,
+        description="Components (a series and its changed instances) one object may hold; 413 beyond.",
+    )
+    expansion_time_limit: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Seconds one recurrence expansion may take in a request before it is refused.",
+    )
     default_timezone: str = Field("UTC", description="Time zone of users created without one.")
     clock_offset_days: int = Field(
         0,

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -143,7 +143,38 @@ def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def ping(engine: Engine) -> bool:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-    return True
+def write_stall(engine: Engine, timeout: float) -> str | None:
+    """Why a write transaction could not start within ``timeout`` seconds, or None when it could.
+
+    SQLite: BEGIN IMMEDIATE takes the database's one write lock (a stalled writer holds it). PostgreSQL:
+    a transaction id and a ROW EXCLUSIVE lock on a table, as every write takes (a migration or an
+    explicit table lock blocks it). Rolled back at once: nothing is written."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            if engine.dialect.name == "sqlite":
+                cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute("ROLLBACK")
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            else:
+                raw.rollback()
+                cursor.execute(f"SET LOCAL lock_timeout = {int(timeout * 1000)}")
+                cursor.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+                cursor.execute("SELECT pg_current_xact_id()")
+                cursor.execute("LOCK TABLE alembic_version IN ROW EXCLUSIVE MODE")
+                raw.rollback()
+        finally:
+            cursor.close()
+    except Exception as error:  # noqa: BLE001 - any failure is the answer: the database cannot take writes
+        try:
+            raw.rollback()
+        except Exception:  # noqa: BLE001, S110 - the connection is broken; the pool replaces it
+            pass
+        return f"a write transaction could not start within {timeout:g} s: {error}".strip()
+    finally:
+        raw.close()
+    return None

@@ -101,3 +101,9 @@ class Unauthorized(CaledeeError):
 
 class Forbidden(CaledeeError):
     title = "Forbidden"
+
+
+class WorkLimitExceeded(CaledeeError):
+    """Answering would take more work than a request may do (a stored series too costly to expand)."""
+
+    title = "Too Costly"

@@ -51,6 +51,12 @@ class ObjectTooLarge(InvalidInput):
         self.size, self.limit = size, limit
 
 
+class TooManyComponents(InvalidInput):
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"the calendar object holds {count} components; the limit is {limit}")
+        self.count, self.limit = count, limit
+
+
 class UnsafeHref(InvalidInput):
     def __init__(self, href: str) -> None:
         super().__init__(f"unsafe item name {href!r}")
@@ -60,11 +66,15 @@ class UnsafeHref(InvalidInput):
 @dataclass(frozen=True)
 class WriteLimits:
     """The one indexing policy: instances up to ``horizon_days`` from now, at most ``max_instances``
-    per object; objects up to ``max_size`` bytes."""
+    per object; objects up to ``max_size`` bytes and ``max_components`` components; recurrence rules
+    promising at most ``series_limit`` instances, indexed within ``time_limit`` seconds."""
 
     horizon_days: int
     max_instances: int
     max_size: int
+    max_components: int = 1000
+    series_limit: int = 100_000
+    time_limit: float | None = 2.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WriteLimits:
@@ -72,6 +82,9 @@ class WriteLimits:
             horizon_days=settings.occurrence_horizon_days,
             max_instances=settings.max_occurrences_per_object,
             max_size=int(settings.max_resource_size * ITEM_SHARE_OF_REQUEST_LIMIT),
+            max_components=settings.max_components_per_object,
+            series_limit=settings.max_instances_per_series,
+            time_limit=settings.expansion_time_limit,
         )
 
     def horizon_end(self, now: datetime) -> int:
@@ -124,10 +137,46 @@ def prepare_parsed(
 ) -> PreparedObject:
     """``prepare_object`` for a caller that has parsed ``text`` already (the fast PUT inspects it
     first): the body is parsed once."""
+    text = ical.with_crlf_line_endings(text)
     _check_size(text, limits)
-    horizon_end = limits.horizon_end(now)
-    index = ical.index_object(calendar, horizon_end=horizon_end, max_instances=limits.max_instances)
+    components = len(ical.main_components(calendar))
+    if components > limits.max_components:
+        raise TooManyComponents(components, limits.max_components)
+    index = ical.index_object(
+        calendar,
+        horizon_end=limits.horizon_end(now),
+        max_instances=limits.max_instances,
+        series_limit=limits.series_limit,
+        time_limit=limits.time_limit,
+    )
     return PreparedObject(text, ical.etag_of(text), index)
+
+
+def check_upload(text: str, limits: WriteLimits, now: datetime) -> None:
+    """Refuse, before anyone parses it further or takes a lock, an upload (one object, or a whole
+    calendar) holding an object with too many components or a recurrence this server does not store:
+    TooManyComponents or ical.UnacceptableRecurrence. Text that is not iCalendar passes: whoever
+    handles it next reports that."""
+    try:
+        calendar = ical.parse_calendar(text)
+    except ical.InvalidCalendarData:
+        return
+    for part in ical.split_by_uid(calendar):
+        components = len(ical.main_components(part))
+        if components > limits.max_components:
+            raise TooManyComponents(components, limits.max_components)
+        try:
+            ical.index_object(
+                part,
+                horizon_end=limits.horizon_end(now),
+                max_instances=limits.max_instances,
+                series_limit=limits.series_limit,
+                time_limit=limits.time_limit,
+            )
+        except ical.UnacceptableRecurrence:
+            raise
+        except ical.InvalidCalendarData:
+            continue
 
 
 def prepare_checked_item(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +14,9 @@ from radicale import Application
 from radicale import config as radicale_config
 from radicale.item import filter as radicale_filter
 
+from caldee_dav import clock, ical
+from caldee_dav.calendars import objects
+from caldee_dav.calendars.objects import WriteLimits
 from caldee_dav.config import Settings
 from caldee_dav.dav.collection import expand_window
 from caldee_dav.dav.credentials import basic_credentials
@@ -41,6 +45,7 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
             "server": {
                 "max_content_length": str(settings.max_resource_size),
                 "max_resource_size": str(int(settings.max_resource_size * 0.8)),
+                "max_vevent_rrule_occurrence": str(settings.max_instances_per_series),
             },
             "web": {"type": "none"},
             "logging": {"level": settings.log_level, "mask_passwords": "True"},
@@ -54,7 +59,7 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
 def create_dav_app(settings: Settings) -> WSGIApp:
     radicale = Application(radicale_configuration(settings))
     fast = FastDav(settings) if settings.dav_fast_path else None
-    return DavRequestGuard(radicale, settings.max_resource_size, fast)
+    return DavRequestGuard(radicale, settings.max_resource_size, fast, WriteLimits.from_settings(settings))
 
 
 XML_METHODS = {"PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL"}
@@ -70,13 +75,19 @@ class DavRequestGuard:
     - a calendar-query asking for ``<C:expand>`` tells the storage its time range: Radicale strips the
       time-range from the filters it hands to ``get_filtered`` when expanding, which would make the
       storage return, and Radicale parse, every object;
+    - a PUT of calendar data that no path may store gets its refusal at once, before Radicale parses
+      it or anyone takes a lock (``_refusal_of_calendar_data``): 413 for an object with too many
+      components, 400 for a recurrence rule the server does not store (``docs/configuration.md``);
     - the requests ``fast`` answers (see ``caldee_dav.dav.fast``) never reach Radicale.
     """
 
-    def __init__(self, app: WSGIApp, max_body: int, fast: FastDav | None = None) -> None:
+    def __init__(
+        self, app: WSGIApp, max_body: int, fast: FastDav | None = None, limits: WriteLimits | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.fast = fast
+        self.limits = limits
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -93,10 +104,14 @@ class DavRequestGuard:
         if refusal is not None:
             return _plain(start_response, *refusal)
         method = environ.get("REQUEST_METHOD")
-        if length <= 0 or (method not in XML_METHODS and (method != "PUT" or self.fast is None)):
+        if length <= 0 or (method not in XML_METHODS and method != "PUT"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
+        if method == "PUT" and self.limits is not None:
+            refused = _refusal_of_calendar_data(body, environ.get("PATH_INFO", ""), self.limits)
+            if refused is not None:
+                return _plain(start_response, *refused)
         root = None
         if method in XML_METHODS:
             try:
@@ -143,6 +158,42 @@ def _refusal_of_headers(environ: dict[str, Any]) -> tuple[str, str, list[tuple[s
             urlsplit(destination)
         except ValueError:
             return "400 Bad Request", "The Destination header is not a URL.", []
+    return None
+
+
+COMPONENT_START = re.compile(rb"^BEGIN:(VEVENT|VTODO|VJOURNAL)\r?$", re.IGNORECASE | re.MULTILINE)
+
+
+def _refusal_of_calendar_data(body: bytes, path: str, limits: WriteLimits) -> tuple[str, str] | None:
+    """(status, message) for calendar data no path may store, checked before it is parsed as a whole:
+    a count of component lines, then each recurrence rule as text, then (only for bodies with rules)
+    a parse and an index of each object under the expansion time limit."""
+    components = len(COMPONENT_START.findall(body))
+    if components > limits.max_components:
+        # A whole-calendar import (a PUT to the collection) is bounded too: it is stored item by item
+        # through Radicale, about 4 ms each, inside one write transaction.
+        what = "The import" if path.endswith("/") else "The calendar object"
+        message = (
+            f"{what} holds {components} components; the limit is {limits.max_components}. "
+            "Upload the events one by one (as CalDAV clients do), or in smaller files."
+        )
+        return "413 Request Entity Too Large", message
+    if b"RULE" not in body.upper():
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # Radicale refuses it
+    for rule in ical.unfolded_rules(text):
+        problem = ical.rule_problem(rule, limits.series_limit)
+        if problem:
+            return "400 Bad Request", f"Recurrence rule {rule!r} refused: {problem}."
+    try:
+        objects.check_upload(text, limits, clock.now())
+    except objects.TooManyComponents as exc:
+        return "413 Request Entity Too Large", exc.message + "."
+    except ical.UnacceptableRecurrence as exc:
+        return "400 Bad Request", f"Recurrence refused: {exc.reason}."
     return None
 
 

@@ -3,6 +3,7 @@
 Nothing here knows SQL, HTTP or Radicale (an import-linter contract keeps it so).
 """
 
+from caldee_dav.ical.budget import TooCostly, deadline
 from caldee_dav.ical.expand import TooManyInstances, iter_vevent_instances, vevent_instances_between
 from caldee_dav.ical.index import Instance, ObjectIndex, index_object
 from caldee_dav.ical.parse import (
@@ -13,8 +14,11 @@ from caldee_dav.ical.parse import (
     main_components,
     parse_calendar,
     parse_errors,
+    split_by_uid,
     validate_object,
+    with_crlf_line_endings,
 )
+from caldee_dav.ical.rules import UnacceptableRecurrence, rule_problem, unfolded_rules
 
 __all__ = [
     "TIMESTAMP_MAX",
@@ -22,13 +26,20 @@ __all__ = [
     "Instance",
     "InvalidCalendarData",
     "ObjectIndex",
+    "TooCostly",
     "TooManyInstances",
+    "UnacceptableRecurrence",
+    "deadline",
     "etag_of",
     "index_object",
     "iter_vevent_instances",
     "main_components",
     "parse_calendar",
     "parse_errors",
+    "rule_problem",
+    "split_by_uid",
+    "unfolded_rules",
     "validate_object",
+    "with_crlf_line_endings",
     "vevent_instances_between",
 ]

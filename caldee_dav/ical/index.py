@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import icalendar
 
+from caldee_dav.ical.budget import TooCostly, deadline
 from caldee_dav.ical.expand import FAR_FUTURE, ZONE_SLACK, iter_vevent_instances
 from caldee_dav.ical.parse import (
     DAY,
@@ -22,6 +23,7 @@ from caldee_dav.ical.parse import (
     start_in_utc,
     validate_object,
 )
+from caldee_dav.ical.rules import UnacceptableRecurrence, check_recurrence_rules
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,23 @@ def _timestamp(value: datetime) -> int:
     return math.floor(value.timestamp())
 
 
-def index_object(calendar: icalendar.Calendar, *, horizon_end: int, max_instances: int) -> ObjectIndex:
+def index_object(
+    calendar: icalendar.Calendar,
+    *,
+    horizon_end: int,
+    max_instances: int,
+    series_limit: int | None = None,
+    time_limit: float | None = None,
+) -> ObjectIndex:
     """Index a validated object. VEVENTs get every instance up to ``horizon_end`` (bounded by
-    ``max_instances``); VTODO and VJOURNAL are left for Radicale's filter (their RFC rules are subtle)."""
+    ``max_instances``); VTODO and VJOURNAL are left for Radicale's filter (their RFC rules are subtle).
+
+    Recurrence rules this server does not store (``series_limit``: the most instances a rule may
+    promise), and series that take longer than ``time_limit`` seconds to index, raise
+    UnacceptableRecurrence (see ``caldee_dav.ical.rules``)."""
     uid, component = validate_object(calendar)
+    if series_limit is not None:
+        check_recurrence_rules(calendar, series_limit)
     index = ObjectIndex(uid=uid, component=component)
     vevents = [c for c in main_components(calendar) if "DTSTART" in c]
     if component != "VEVENT" or not vevents:
@@ -96,8 +111,17 @@ def index_object(calendar: icalendar.Calendar, *, horizon_end: int, max_instance
         index.expanded_until = TIMESTAMP_MAX
         return index
     try:
-        instances, finished = _expand(calendar, horizon_end, max_instances)
+        with deadline(time_limit):
+            instances, finished = _expand(calendar, horizon_end, max_instances)
+            first_later = None if instances or finished else _first_start_after(calendar, horizon_end)
+    except TooCostly as exc:
+        raise UnacceptableRecurrence(f"the recurrence is too costly to expand: {exc}") from exc
     except Exception:  # noqa: BLE001 - a rule the library cannot expand: Radicale will filter it
+        return index
+    if not instances and first_later is not None:
+        # The series starts beyond the horizon: nothing to index before it, the rest is read on demand.
+        index.expanded_until = horizon_end
+        index.range_start, index.range_end = first_later, TIMESTAMP_MAX
         return index
     if not instances:
         index.expanded_until = TIMESTAMP_MAX
@@ -131,6 +155,13 @@ def _instance(component: icalendar.cal.Component, start: datetime, end: datetime
         all_day=not isinstance(component.decoded("DTSTART"), datetime),
     )
 
+
+
+def _first_start_after(calendar: icalendar.Calendar, horizon_end: int) -> int | None:
+    horizon = datetime.fromtimestamp(horizon_end, UTC)
+    for occurrence in iter_vevent_instances(calendar, horizon, FAR_FUTURE):
+        return _timestamp(start_in_utc(occurrence))
+    return None
 
 
 def _expand(

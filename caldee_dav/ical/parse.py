@@ -30,6 +30,15 @@ def etag_of(text: str) -> str:
     return f'"{hashlib.sha256(text.encode()).hexdigest()}"'
 
 
+def with_crlf_line_endings(text: str) -> str:
+    """``text`` with CRLF line breaks, as RFC 5545 3.1 requires. Clients that send bare LF are read
+    leniently, but what is stored is what every reader expects: Radicale's whole-calendar export
+    splits stored objects on CRLF and dropped such an object."""
+    if text.count("\n") == text.count("\r\n"):
+        return text
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
 def parse_calendar(text: str) -> icalendar.Calendar:
     try:
         calendar = icalendar.Calendar.from_ical(text)
@@ -42,6 +51,23 @@ def parse_calendar(text: str) -> icalendar.Calendar:
 
 def main_components(calendar: icalendar.Calendar) -> list[icalendar.cal.Component]:
     return [c for c in calendar.subcomponents if c.name in SCHEDULABLE]
+
+
+def split_by_uid(calendar: icalendar.Calendar) -> list[icalendar.Calendar]:
+    """One calendar per UID of ``calendar`` (a whole-calendar import), each with its components and
+    every VTIMEZONE of the original."""
+    zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    groups: dict[str, list[icalendar.cal.Component]] = {}
+    for component in main_components(calendar):
+        groups.setdefault(str(component.get("UID", "")), []).append(component)
+    split = []
+    for components in groups.values():
+        part = icalendar.Calendar()
+        part.update(calendar)  # VERSION, PRODID, METHOD...: the calendar's own properties
+        for component in (*zones, *components):
+            part.add_component(component)
+        split.append(part)
+    return split
 
 
 def parse_errors(calendar: icalendar.Calendar) -> list[str]:

@@ -29,6 +29,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from caldee_dav import ical, store
+from caldee_dav.errors import WorkLimitExceeded
 from caldee_dav.models import Booking, BookingHost, CalendarObject, User
 from caldee_dav.scheduling.availability import Interval, merge
 from caldee_dav.scheduling.event_type_fields import MAX_DURATION_MIN
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 BLOCKING_STATUSES = ("active", "pending")
 # All-day events are stored as UTC days; a host's local day is at most 14 hours away from that.
 ALL_DAY_SLACK = timedelta(days=1)
+# Expanding one stored series beyond the indexing horizon, within one availability or booking
+# request. Stored rules are bounded when written (caldee_dav.ical.rules); this bounds the rest.
+READ_EXPANSION_SECONDS = 2.0
 
 
 class BookedTime(NamedTuple):
@@ -234,8 +238,13 @@ def _expand_beyond_index(
     if first >= end:
         return []
     try:
-        calendar = ical.parse_calendar(obj.text)
-        instances = list(ical.vevent_instances_between(calendar, first, end))
+        with ical.deadline(READ_EXPANSION_SECONDS):
+            calendar = ical.parse_calendar(obj.text)
+            instances = list(ical.vevent_instances_between(calendar, first, end))
+    except ical.TooCostly as exc:
+        # Not "free": a guess here could double-book. The window is refused instead.
+        message = f"the busy time of {obj.href!r} in this window is too costly to compute ({exc})"
+        raise WorkLimitExceeded(message) from exc
     except Exception:  # noqa: BLE001 - a rule the library cannot expand blocks nothing; logged
         log.warning("cannot expand %s for busy time", obj.href, exc_info=True)
         return []

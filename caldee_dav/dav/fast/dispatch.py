@@ -11,6 +11,7 @@ from caldee_dav.calendars.logins import LoginChecker
 from caldee_dav.calendars.objects import WriteLimits
 from caldee_dav.config import Settings
 from caldee_dav.dav.fast.answer import DavAnswer, NotHandled
+from caldee_dav.dav.fast.expand import TooCostlyToAnswer
 from caldee_dav.dav.fast.listing_cache import ListingCache
 from caldee_dav.dav.fast.propfind import answer_listing
 from caldee_dav.dav.fast.put import answer_put, parse_put, preconditions_of
@@ -37,10 +38,17 @@ class FastDav:
                 return self._report(environ, root)
             if method == "PROPFIND" and root is not None and environ.get("HTTP_DEPTH") == "1":
                 return self._listing(environ, root)
-            if method == "PUT" and 0 < len(body) <= self.limits.max_size:
+            # A PUT to a collection (a whole-calendar import) is Radicale's: do not parse it here.
+            collection_put = environ.get("PATH_INFO", "").endswith("/")
+            if method == "PUT" and not collection_put and 0 < len(body) <= self.limits.max_size:
                 return self._put(environ, body)
         except NotHandled:
             return None
+        except TooCostlyToAnswer as exc:
+            # Radicale has no time limit of its own: answered here rather than handed over, with the
+            # status Radicale gives an expansion over its instance limit.
+            message = f"The query is too costly to answer: {exc}. Ask for a narrower time range.\n"
+            return DavAnswer("400 Bad Request", message.encode(), [("Content-Type", "text/plain")])
         return None
 
     def _report(self, environ: dict[str, Any], root: Any) -> DavAnswer:
