@@ -15,6 +15,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from caldee_dav import db, store
+from caldee_dav.calendars import objects
+from caldee_dav.calendars.objects import WriteLimits
 from tests import dates
 from tests.conftest import Account, LiveServer, create_account, start_server, stop_server
 from tests.scheduling_fixtures import api_for, make_event_type, make_schedule
@@ -295,3 +298,43 @@ def test_an_object_with_bare_line_feeds_is_in_every_answer(server: LiveServer) -
     assert "UID:lf" in export.text and "UID:crlf" in export.text
     found = report(server, account, calendar_query(day, day + timedelta(days=1)))
     assert "lf.ics" in found.text and "crlf.ics" in found.text
+
+
+def test_an_unending_hourly_series_begun_long_ago_is_refused(server: LiveServer) -> None:
+    """The expansion library walks a series from its start: a million hours before any window."""
+    account = create_account(server.database_url)
+    response = put(server, account, "old.ics", event("old", date(1900, 1, 1), "RRULE:FREQ=HOURLY\r\n"))
+    assert response.status_code == 400 and "has more than 100000 instances by now" in response.text
+    daily = put(server, account, "daily.ics", event("daily", date(1990, 1, 1), "RRULE:FREQ=DAILY\r\n"))
+    assert daily.status_code == 201
+
+
+def test_availability_over_a_series_too_costly_to_expand_is_refused_in_bounded_time(
+    server: LiveServer,
+) -> None:
+    """Data stored before the rules above (or under laxer settings): availability answers 422 within
+    the expansion time limit instead of computing for a minute, and other users are not held up."""
+    api = api_for(server, create_account(server.database_url))
+    make_schedule(api, "UTC")
+    event_type = make_event_type(api)
+    lax = WriteLimits(
+        horizon_days=HORIZON_DAYS, max_instances=5000, max_size=10**6, series_limit=10**9, time_limit=None
+    )
+    text = event("legacy", date(1900, 1, 1), "RRULE:FREQ=HOURLY\r\n")
+    with db.write_unit(db.engine_for(server.database_url)) as session:
+        calendar = store.require_collection(session, f"{api.account.slug}/calendar")
+        objects.put_object(session, calendar, "legacy.ics", objects.prepare_object(text, lax, dates.now()))
+    other = create_account(server.database_url)
+    day = dates.days_ahead(HORIZON_DAYS + 5)
+    answers: list[tuple[requests.Response, float]] = []
+    params = {"eventTypeId": event_type["id"], "from": f"{day}T09:00:00Z", "to": f"{day}T15:00:00Z"}
+    asking = threading.Thread(target=lambda: answers.append(timed(api.get, "/availability", params=params)))
+    asking.start()
+    try:
+        took = others_keep_working(server, other, dates.days_ahead(4))
+    finally:
+        asking.join(timeout=60)
+    response, seconds = answers[0]
+    assert response.status_code == 422 and "too costly" in response.json()["message"]
+    assert seconds < 5
+    assert max(took) < 1.5, took

@@ -96,7 +96,7 @@ def index_object(
     UnacceptableRecurrence (see ``caldee_dav.ical.rules``)."""
     uid, component = validate_object(calendar)
     if series_limit is not None:
-        check_recurrence_rules(calendar, series_limit)
+        check_recurrence_rules(calendar, series_limit, datetime.fromtimestamp(horizon_end, UTC))
     index = ObjectIndex(uid=uid, component=component)
     vevents = [c for c in main_components(calendar) if "DTSTART" in c]
     if component != "VEVENT" or not vevents:

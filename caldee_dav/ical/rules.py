@@ -4,7 +4,9 @@ Every stored series must stay cheap to expand, whoever reads it later (a query, 
 export). So, besides RFC 5545's own rules on values (FREQ is required, INTERVAL and COUNT are positive
 integers: ``INTERVAL=0`` made the expansion loop forever), a rule that repeats by the second or minute
 must end (COUNT or UNTIL), and no rule may promise more instances than ``max_instances`` through its
-COUNT or UNTIL: Radicale's own ``max_vevent_rrule_occurrence`` check, applied on every write path.
+COUNT or UNTIL (Radicale's own ``max_vevent_rrule_occurrence`` check, applied on every write path), or,
+for an unending rule, between its start and the indexing horizon: the expansion library walks a
+series from its DTSTART, so an hourly series begun in 1900 cost ten seconds for any six-hour window.
 Rules whose BY-parts no date satisfies (``BYMONTH=2;BYMONTHDAY=30``) are caught by the expansion time
 limit instead (``caldee_dav.ical.budget``): the library searches for them until the year 9999.
 """
@@ -36,13 +38,16 @@ class UnacceptableRecurrence(InvalidCalendarData):
     """A recurrence rule that is invalid, or that this server refuses to store (see the module)."""
 
 
-def check_recurrence_rules(calendar: icalendar.Calendar, max_instances: int) -> None:
-    """Raise UnacceptableRecurrence for the first rule of ``calendar`` that is not stored."""
+def check_recurrence_rules(
+    calendar: icalendar.Calendar, max_instances: int, horizon: datetime | None = None
+) -> None:
+    """Raise UnacceptableRecurrence for the first rule of ``calendar`` that is not stored.
+    ``horizon``: the end of the indexing horizon, up to which unending rules are measured."""
     for component in main_components(calendar):
         start = component.get("DTSTART")
         for name in RULE_PROPERTIES:
             for raw in _raw_rules(component, name):
-                problem = rule_problem(raw, max_instances, start.dt if start is not None else None)
+                problem = rule_problem(raw, max_instances, start.dt if start is not None else None, horizon)
                 if problem:
                     raise UnacceptableRecurrence(f"{component.name} {name}: {problem}")
 
@@ -55,9 +60,11 @@ def _raw_rules(component: icalendar.cal.Component, name: str) -> Iterable[str]:
     return [value.to_ical().decode() if hasattr(value, "to_ical") else str(value) for value in values]
 
 
-def rule_problem(value: str, max_instances: int, start: date | datetime | None = None) -> str | None:
+def rule_problem(
+    value: str, max_instances: int, start: date | datetime | None = None, horizon: datetime | None = None
+) -> str | None:
     """Why the rule ``value`` (``FREQ=DAILY;COUNT=3``) is not stored, or None. ``start``: its DTSTART,
-    which an UNTIL is measured from."""
+    which an UNTIL is measured from; ``horizon``: how far an unending rule is measured."""
     parts: dict[str, str] = {}
     for part in value.strip().split(";"):
         key, _, part_value = part.partition("=")
@@ -81,6 +88,13 @@ def rule_problem(value: str, max_instances: int, start: date | datetime | None =
     if "UNTIL" not in parts:
         if frequency in UNENDING_NOT_ALLOWED:
             return f"a FREQ={frequency} rule must end: give it a COUNT or an UNTIL"
+        if start is not None and horizon is not None:
+            span = (horizon - as_utc(start)).total_seconds()
+            if span / (FREQUENCY_SECONDS[frequency] * interval) > max_instances:
+                return (
+                    f"an unending FREQ={frequency} series starting {as_utc(start):%Y-%m-%d} has more than "
+                    f"{max_instances} instances by now; start it later or give it an UNTIL"
+                )
         return None
     until = _until(parts["UNTIL"])
     if until is None:
