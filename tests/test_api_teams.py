@@ -219,6 +219,11 @@ def test_admins_manage_the_teams_event_types_and_the_last_owner_stays(live_serve
     accept(carol, team, invite(bob, team, carol, role="owner"))
     assert bob.delete(f"{base}/memberships/{own}").status_code == 204
     assert bob.get(base).status_code == 404
+    # A team without event types can be deleted by its owner; its invitations go with it.
+    spare = new_team(carol)
+    invite(carol, spare, bob)
+    assert carol.delete(f"/teams/{spare['id']}").status_code == 204
+    assert bob.get("/me/invitations").json()["data"] == []
 
 
 def test_a_host_who_leaves_is_no_longer_offered(live_server: LiveServer) -> None:
