@@ -10,12 +10,20 @@ from api import bookings as bookings_api
 from api import errors, me, site
 from api import event_types as event_types_api
 from api import schedules as schedules_api
+from api import teams as teams_api
 from api.context import EXTENSION, Caledee
 from caldee_dav import db
 from caldee_dav.config import Settings, load_settings
 
 API_PREFIX = "/api/v2"
-API_BLUEPRINTS = [me.bp, schedules_api.bp, event_types_api.bp, availability_api.bp, bookings_api.bp]
+API_BLUEPRINTS = [
+    me.bp,
+    schedules_api.bp,
+    event_types_api.bp,
+    availability_api.bp,
+    bookings_api.bp,
+    teams_api.bp,
+]
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -201,6 +201,34 @@ class Schedule(Base):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
+class Team(Base):
+    """A group of users who host event types together. Its members consented: see ``TeamMembership``."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("team"))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class TeamMembership(Base):
+    """A user in a team: invited (``accepted`` false) until the user accepts. Only accepted members may
+    host the team's event types, so nobody's busy time is read without their consent."""
+
+    __tablename__ = "team_memberships"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_membership"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("mbr"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # owner | admin | member
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    invited_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
 class EventType(Base):
     __tablename__ = "event_types"
     __table_args__ = (UniqueConstraint("user_id", "slug", name="uq_event_type_slug"),)
@@ -222,6 +250,11 @@ class EventType(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     secret: Mapped[bool] = mapped_column(Boolean, default=False)
     organization_id: Mapped[str | None] = mapped_column(String(40))
+    # The team owning this event type (its hosts are accepted members of it); ``user_id`` stays its
+    # creator. A team with event types cannot be deleted (no ondelete: the database refuses too).
+    team_id: Mapped[str | None] = mapped_column(
+        ForeignKey("teams.id", name="fk_event_types_team_id"), index=True
+    )
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     requires_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
     questions: Mapped[list[Any]] = mapped_column(default=list)

@@ -4,6 +4,7 @@ the public API (POST /schedules, POST /event-types), and CalDAV access to an acc
 from __future__ import annotations
 
 import itertools
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,7 +13,7 @@ import caldav
 import requests
 
 from tests import dates
-from tests.conftest import Account, LiveServer, create_account
+from tests.conftest import Account, LiveServer, api_request, create_account
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EVERY_DAY_9_TO_5 = [{"day": d, "start": "09:00", "end": "17:00"} for d in WEEKDAYS]
@@ -100,6 +101,22 @@ def make_event_type(api: Api, **fields: Any) -> dict[str, Any]:
     response = api.post("/event-types", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def make_team(server: LiveServer, owner: Account, *members: Account) -> dict[str, Any]:
+    """A team of ``owner`` (its owner) whose ``members`` were invited and accepted: what it takes, by
+    consent, for them to host the owner's round robin and collective event types."""
+    slug = f"team-{secrets.token_hex(4)}"
+    response = api_request(server, owner, "POST", "/teams", {"name": slug.title(), "slug": slug})
+    assert response.status_code == 201, response.text
+    team = response.json()
+    for member in members:
+        path = f"/teams/{team['id']}/memberships"
+        invited = api_request(server, owner, "POST", path, {"user": member.slug})
+        assert invited.status_code == 201, invited.text
+        accepted = api_request(server, member, "POST", f"{path}/{invited.json()['id']}/accept")
+        assert accepted.status_code == 200, accepted.text
+    return team
 
 
 def local_times(slots: list[dict[str, str]], day: str) -> list[str]:

@@ -18,6 +18,7 @@ from tests.scheduling_fixtures import (
     local_times,
     make_event_type,
     make_schedule,
+    make_team,
     new_api,
 )
 
@@ -285,8 +286,9 @@ def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
     make_schedule(owner, "UTC")
     make_schedule(other, "UTC")
     hosts = [owner.account.slug, other.account.slug]
-    round_robin = make_event_type(owner, kind="round_robin", hosts=hosts)
-    collective = make_event_type(owner, kind="collective", hosts=hosts)
+    team = make_team(live_server, owner.account, other.account)
+    round_robin = make_event_type(owner, kind="round_robin", hosts=hosts, teamId=team["id"])
+    collective = make_event_type(owner, kind="collective", hosts=hosts, teamId=team["id"])
     owner.calendar().save_event(
         dtstart=dates.at(MONDAY, 10), dtend=dates.at(MONDAY, 11), summary="A", uid="a"
     )

@@ -11,7 +11,16 @@ import requests
 
 from tests import dates
 from tests.conftest import LiveServer, create_account
-from tests.scheduling_fixtures import Api, api_for, iso, local_times, make_event_type, make_schedule, new_api
+from tests.scheduling_fixtures import (
+    Api,
+    api_for,
+    iso,
+    local_times,
+    make_event_type,
+    make_schedule,
+    make_team,
+    new_api,
+)
 
 CONTRACT_FIELDS = {
     "id",
@@ -338,7 +347,10 @@ def test_round_robin_assigns_hosts_fairly(live_server: LiveServer) -> None:
     partner = api_for(live_server, create_account(live_server.database_url))
     for api in (owner, partner):
         make_schedule(api, "UTC")
-    event_type = make_event_type(owner, kind="round_robin", hosts=[owner.account.slug, partner.account.slug])
+    team = make_team(live_server, owner.account, partner.account)
+    event_type = make_event_type(
+        owner, kind="round_robin", hosts=[owner.account.slug, partner.account.slug], teamId=team["id"]
+    )
     by_id = {owner.account.user_id: owner, partner.account.user_id: partner}
     first_host, second_host = sorted(by_id)  # never booked: ties go by id
 
@@ -372,7 +384,10 @@ def test_collective_booking_is_in_every_hosts_calendar(live_server: LiveServer) 
     partner = api_for(live_server, create_account(live_server.database_url))
     for api in (owner, partner):
         make_schedule(api, "UTC")
-    event_type = make_event_type(owner, kind="collective", hosts=[owner.account.slug, partner.account.slug])
+    team = make_team(live_server, owner.account, partner.account)
+    event_type = make_event_type(
+        owner, kind="collective", hosts=[owner.account.slug, partner.account.slug], teamId=team["id"]
+    )
     partner_solo = make_event_type(partner)
     booking = booked(owner.book(event_type["id"], f"{MONDAY}T11:00:00Z"))
     assert sorted(booking["hostIds"]) == sorted([owner.account.user_id, partner.account.user_id])

@@ -15,6 +15,7 @@ from caldee_dav.models import Booking, User
 from tests import dates
 from tests.conftest import Account, LiveServer, create_account
 from tests.conftest import api_request as call
+from tests.scheduling_fixtures import make_team
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -91,6 +92,7 @@ def test_create_with_defaults(live_server: LiveServer, account: Account) -> None
         "bookingCalendarId": None,
         "busyCalendarIds": [],
         "hosts": [host(account)],
+        "teamId": None,
     }
 
 
@@ -368,6 +370,7 @@ def test_calendar_references(live_server: LiveServer, account: Account) -> None:
 
 def test_hosts(live_server: LiveServer, account: Account) -> None:
     first, second = create_account(live_server.database_url), create_account(live_server.database_url)
+    members = make_team(live_server, account, first, second)
     team = create(
         live_server,
         account,
@@ -375,9 +378,11 @@ def test_hosts(live_server: LiveServer, account: Account) -> None:
             "name": "Support",
             "kind": "round_robin",
             "hosts": [first.slug, first.email.upper(), account.email, second.user_id],
+            "teamId": members["id"],
         },
     )
     assert team["hosts"] == [host(first), host(account), host(second)]
+    assert team["teamId"] == members["id"]
 
     body = {"name": "X", "kind": "collective", "hosts": [first.slug, "nobody-here"]}
     response = call(live_server, account, "POST", "/event-types", body)
@@ -396,7 +401,11 @@ def test_hosts(live_server: LiveServer, account: Account) -> None:
     assert response.json()["hosts"] == [host(account)]
     response = call(live_server, account, "PATCH", f"/event-types/{solo['id']}", {"kind": "collective"})
     assert response.status_code == 200 and response.json()["hosts"] == [host(account)]
+    # Another user hosts only through a team they accepted to join.
     response = call(live_server, account, "PATCH", f"/event-types/{solo['id']}", {"hosts": [second.slug]})
+    assert response.status_code == 400 and response.json()["details"][0]["code"] == "team_required"
+    body = {"hosts": [second.slug], "teamId": members["id"]}
+    response = call(live_server, account, "PATCH", f"/event-types/{solo['id']}", body)
     assert response.json()["hosts"] == [host(second)]
 
 

@@ -15,7 +15,7 @@ from caldee_dav import db
 from caldee_dav.models import Booking, CalendarObject
 from tests import dates
 from tests.conftest import LiveServer, create_account, start_server, stop_server
-from tests.scheduling_fixtures import Api, api_for, make_event_type, make_schedule
+from tests.scheduling_fixtures import Api, api_for, make_event_type, make_schedule, make_team
 
 REQUESTS = 50
 CLIENT_THREADS = 16
@@ -80,7 +80,10 @@ def test_round_robin_race_fills_each_host_once(multi_worker_server: LiveServer) 
     partner = api_for(multi_worker_server, create_account(multi_worker_server.database_url))
     for api in (owner, partner):
         make_schedule(api, "UTC")
-    event_type = make_event_type(owner, kind="round_robin", hosts=[owner.account.slug, partner.account.slug])
+    team = make_team(multi_worker_server, owner.account, partner.account)
+    event_type = make_event_type(
+        owner, kind="round_robin", hosts=[owner.account.slug, partner.account.slug], teamId=team["id"]
+    )
     assert fire(owner, event_type["id"]) == Counter({201: 2, 409: REQUESTS - 2})
     hosts = sorted(b["hostId"] for b in owner.get("/bookings").json()["data"])
     assert hosts == sorted([owner.account.user_id, partner.account.user_id])

@@ -51,6 +51,7 @@ class EventTypeIn(RequestModel):
     booking_calendar_id: StrictStr | None = None
     busy_calendar_ids: list[StrictStr] | None = None
     hosts: list[StrictStr] | None = None  # slugs, emails or user ids
+    team_id: StrictStr | None = None  # a team the caller owns or administers; hosts are its members
 
     def changes(self) -> EventTypeChanges:
         values: dict[str, Any] = {}
@@ -112,6 +113,7 @@ class EventTypeOut(ResponseModel):
     booking_calendar_id: str | None
     busy_calendar_ids: list[str]
     hosts: list[HostOut]
+    team_id: str | None
 
     @classmethod
     def from_view(cls, view: EventTypeView, public_url: str) -> EventTypeOut:
@@ -143,4 +145,5 @@ class EventTypeOut(ResponseModel):
             booking_calendar_id=view.booking_calendar_id,
             busy_calendar_ids=view.busy_calendar_ids,
             hosts=[HostOut(id=h.id, slug=h.slug, name=h.name) for h in view.hosts],
+            team_id=et.team_id,
         )

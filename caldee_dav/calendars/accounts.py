@@ -34,6 +34,8 @@ ALL_SCOPES = (
     "write:bookings",
     "read:schedules",
     "write:schedules",
+    "read:teams",
+    "write:teams",
     "read:leads",
     "read:contacts",
     "read:calendars",

@@ -1,4 +1,7 @@
-"""Listing the bookings of a user's event types: filters and keyset (cursor) pagination.
+"""Listing the bookings a user sees: filters and keyset (cursor) pagination.
+
+A user sees the bookings of their own event types, those they host (every host of a collective
+booking, the chosen host of a round robin one) and those of the teams they own or administer.
 
 Order is by start, then id, so pages stay stable while bookings are added; the cursor is the
 (start, id) of the last booking of a page, opaque to clients (base64 of JSON).
@@ -11,11 +14,12 @@ import binascii
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from caldee_dav.errors import Field, InvalidInput
-from caldee_dav.models import Booking
+from caldee_dav.models import Booking, BookingHost, EventType
+from caldee_dav.scheduling import teams
 
 # A status filter of the API and the stored statuses it covers.
 STATUS_FILTERS = {
@@ -24,6 +28,17 @@ STATUS_FILTERS = {
     "canceled": ("canceled", "declined"),
     "declined": ("declined",),
 }
+
+
+def visible_to(user_id: str) -> ColumnElement[bool]:
+    """Bookings the user sees and may act on: owner, host, or owner/admin of the event type's team."""
+    return or_(
+        Booking.owner_id == user_id,
+        Booking.id.in_(select(BookingHost.booking_id).where(BookingHost.user_id == user_id)),
+        Booking.event_type_id.in_(
+            select(EventType.id).where(EventType.team_id.in_(teams.managed_team_ids(user_id)))
+        ),
+    )
 
 
 def encode_cursor(booking: Booking) -> str:
@@ -53,8 +68,8 @@ def list_bookings(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Booking], str | None]:
-    """One page of the owner's bookings and the cursor of the next page (None on the last)."""
-    query = select(Booking).where(Booking.owner_id == owner_id)
+    """One page of the bookings the user sees and the cursor of the next page (None on the last)."""
+    query = select(Booking).where(visible_to(owner_id))
     if status is not None:
         if status not in STATUS_FILTERS:
             raise InvalidInput(("`", Field("status"), f"` must be one of {', '.join(STATUS_FILTERS)}."))

@@ -28,7 +28,7 @@ from caldee_dav.calendars import accounts
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, Field, InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
-from caldee_dav.scheduling import booking_calendar, event_types, offers
+from caldee_dav.scheduling import booking_calendar, booking_list, event_types, offers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
 from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
 
@@ -159,8 +159,9 @@ def pick_round_robin_host(
     return min(free_host_ids, key=fairness)
 
 
-def _require_booking(session: Session, owner_id: str, booking_id: str, *, lock: bool = False) -> Booking:
-    query = select(Booking).where(Booking.id == booking_id, Booking.owner_id == owner_id)
+def _require_booking(session: Session, user_id: str, booking_id: str, *, lock: bool = False) -> Booking:
+    """A booking the user sees (``booking_list.visible_to``); anyone else's is as unknown as a made-up id."""
+    query = select(Booking).where(Booking.id == booking_id, booking_list.visible_to(user_id))
     booking = session.scalars(query.with_for_update() if lock else query).first()
     if booking is None:
         raise NotFound(f"No booking {booking_id!r}.")
@@ -184,14 +185,17 @@ def create_booking(
     session: Session, settings: Settings, owner_id: str, request: NewBooking, now: datetime
 ) -> Booking:
     event_type = event_types.get_event_type(session, owner_id, request.event_type_id)
+    # The booking belongs to the event type's creator (the caller may be an admin of its team).
+    owner_id = event_type.user_id
     offers.require_active(event_type)
     duration = offers.choose_duration(event_type, request.duration_min)
     answers = validate_answers(event_type, request.answers)
     _check_invitee(request.invitee, request.guests)
     start = request.start.astimezone(UTC)
 
-    lock_users(session, [owner_id, *offers.host_ids_of(event_type)])
-    context = offers.load_context(session, event_type)
+    host_ids = offers.host_ids_of(session, event_type)
+    lock_users(session, [owner_id, *host_ids])
+    context = offers.load_context(session, event_type, host_ids)
     slot = offers.check_slot(session, context, duration, start, now)
     if event_type.kind == COLLECTIVE:
         host_ids = list(slot.host_ids)

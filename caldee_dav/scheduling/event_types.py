@@ -3,6 +3,10 @@
 Stored as ``EventType`` rows. References are stored as ids (``schedule_id``, ``booking_collection_id``,
 ``busy_collection_ids``, ``host_ids``); callers name calendars by their path "{user}/{calendar}" and
 hosts by slug or email, and ``describe_event_types`` turns the ids back into those names.
+
+Hosts by consent: an event type without a team is hosted by its owner alone; a team's event type
+(``team_id``) may name any accepted member of that team as a host, and its owners and admins manage it
+like the creator (``user_id``) does. Nobody else can be made a host, so nobody else's calendars are read.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from caldee_dav import clock, store
 from caldee_dav.calendars import accounts
-from caldee_dav.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from caldee_dav.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 from caldee_dav.models import Booking, Collection, EventType, User
+from caldee_dav.scheduling import teams
 from caldee_dav.scheduling.editing import UNSET, Problems, error_at, given_fields, lock_owner
 from caldee_dav.scheduling.event_type_fields import (
     BOOL_SETTINGS,
@@ -62,6 +67,7 @@ class EventTypeChanges:
     booking_calendar_id: Any = UNSET
     busy_calendar_ids: Any = UNSET
     hosts: Any = UNSET
+    team_id: Any = UNSET
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,15 @@ def _resolve_hosts(session: Session, references: Sequence[str]) -> list[str]:
 
 
 def _apply(
-    session: Session, owner: User, event_type: EventType, changes: EventTypeChanges, creating: bool
+    session: Session,
+    caller_id: str,
+    owner: User,
+    event_type: EventType,
+    changes: EventTypeChanges,
+    creating: bool,
 ) -> None:
+    """Check and apply ``changes``. ``owner`` is the event type's creator (its calendars and schedule
+    are the creator's); ``caller_id`` may be an admin of its team."""
     given = given_fields(changes)
     problems = Problems()
     values = check_fields(given, creating, problems)
@@ -139,7 +152,17 @@ def _apply(
             if calendar_id not in ids:
                 ids.append(calendar_id)
         values["busy_collection_ids"] = ids
-    values["host_ids"] = _host_ids(session, owner, event_type, given, values.get("kind", event_type.kind))
+    if "team_id" in given:
+        values["team_id"] = _managed_team(session, caller_id, given["team_id"])
+    values["host_ids"] = _host_ids(
+        session,
+        caller_id,
+        owner,
+        event_type,
+        given,
+        values.get("kind", event_type.kind),
+        values.get("team_id", event_type.team_id),
+    )
 
     slug = values.get("slug", event_type.slug)
     if slug != event_type.slug:
@@ -156,8 +179,25 @@ def _owned_schedule(session: Session, owner_id: str, schedule_id: str) -> str:
         raise error_at(NotFound, ["schedule_id"], f"no schedule {schedule_id!r}", "not_found") from None
 
 
+def _managed_team(session: Session, caller_id: str, team_id: str | None) -> str | None:
+    """``team_id`` when the caller is an accepted owner or admin of it (404 for a team they are not an
+    accepted member of, 403 for a plain member); None moves the event type out of its team."""
+    if team_id is None:
+        return None
+    try:
+        return teams.require_manager(session, caller_id, team_id).id
+    except NotFound:
+        raise error_at(NotFound, ["team_id"], f"no team {team_id!r}", "not_found") from None
+
+
 def _host_ids(
-    session: Session, owner: User, event_type: EventType, given: dict[str, Any], kind: str
+    session: Session,
+    caller_id: str,
+    owner: User,
+    event_type: EventType,
+    given: dict[str, Any],
+    kind: str,
+    team_id: str | None,
 ) -> list[str]:
     host_ids = (
         _resolve_hosts(session, given["hosts"]) if "hosts" in given else list(event_type.host_ids or [])
@@ -170,7 +210,33 @@ def _host_ids(
     if not host_ids:
         message = f"a {kind} event type needs at least one host"
         raise error_at(InvalidInput, ["hosts"], message, "hosts_required")
+    if "hosts" in given or "team_id" in given:
+        _check_consent(session, caller_id, owner, host_ids, team_id)
     return host_ids
+
+
+def _check_consent(
+    session: Session, caller_id: str, owner: User, host_ids: list[str], team_id: str | None
+) -> None:
+    """Every host other than the owner is an accepted member of the event type's team, which the caller
+    manages: being made a host takes the host's consent (accepting the invitation)."""
+    problems = Problems()
+    if team_id is None:
+        for index, host_id in enumerate(host_ids):
+            if host_id != owner.id:
+                message = "only you can host an event type without a team: set teamId to a team of your hosts"
+                problems.add(["hosts", index], message, "team_required")
+        problems.raise_if_any()
+        return
+    if not teams.manages(session, caller_id, team_id):
+        # Naming hosts through a team takes managing it now, not just having created the event type.
+        message = "only an owner or admin of the team may set its hosts"
+        raise error_at(Forbidden, ["team_id"], message, "forbidden")
+    members = teams.accepted_member_ids(session, team_id, host_ids)
+    for index, host_id in enumerate(host_ids):
+        if host_id not in members:
+            problems.add(["hosts", index], "is not an accepted member of the team", "not_team_member")
+    problems.raise_if_any()
 
 
 def _check_slug_free(session: Session, owner_id: str, slug: str, own_id: str | None) -> None:
@@ -201,28 +267,29 @@ def create_event_type(session: Session, owner_id: str, changes: EventTypeChanges
         **{column: default for column, (_, _, _, default) in INT_SETTINGS.items()},
         **BOOL_SETTINGS,
     )
-    _apply(session, owner, event_type, changes, creating=True)
+    _apply(session, owner_id, owner, event_type, changes, creating=True)
     session.add(event_type)
     session.flush()
     return event_type
 
 
 def update_event_type(
-    session: Session, owner_id: str, event_type_id: str, changes: EventTypeChanges
+    session: Session, user_id: str, event_type_id: str, changes: EventTypeChanges
 ) -> EventType:
-    owner = lock_owner(session, owner_id)
-    event_type = get_event_type(session, owner_id, event_type_id)
-    _apply(session, owner, event_type, changes, creating=False)
+    """Change an event type: its creator's, or one of a team the user is an owner or admin of."""
+    event_type = get_event_type(session, user_id, event_type_id)
+    owner = lock_owner(session, event_type.user_id)
+    _apply(session, user_id, owner, event_type, changes, creating=False)
     session.flush()
     return event_type
 
 
 def delete_event_type(
-    session: Session, owner_id: str, event_type_id: str, *, now: datetime | None = None
+    session: Session, user_id: str, event_type_id: str, *, now: datetime | None = None
 ) -> None:
     """Delete an event type. Refused while it has upcoming bookings: deleting would erase them too."""
-    lock_owner(session, owner_id)
-    event_type = get_event_type(session, owner_id, event_type_id)
+    event_type = get_event_type(session, user_id, event_type_id)
+    lock_owner(session, event_type.user_id)
     upcoming = session.scalar(
         select(func.count())
         .select_from(Booking)
@@ -241,15 +308,22 @@ def delete_event_type(
     session.flush()
 
 
-def list_event_types(session: Session, owner_id: str) -> list[EventType]:
-    query = select(EventType).where(EventType.user_id == owner_id)
+def list_event_types(session: Session, user_id: str) -> list[EventType]:
+    """The user's own event types and those of the teams they own or administer."""
+    query = select(EventType).where(
+        or_(EventType.user_id == user_id, EventType.team_id.in_(teams.managed_team_ids(user_id)))
+    )
     return list(session.scalars(query.order_by(EventType.created_at, EventType.id)))
 
 
-def get_event_type(session: Session, owner_id: str, event_type_id: str) -> EventType:
-    """The owner's event type; another user's id is as unknown as a made-up one."""
+def get_event_type(session: Session, user_id: str, event_type_id: str) -> EventType:
+    """An event type the user manages: their own, or one of a team they are an accepted owner or admin
+    of. Anyone else's id is as unknown as a made-up one."""
     event_type = session.get(EventType, event_type_id)
-    if event_type is None or event_type.user_id != owner_id:
+    if event_type is None or (
+        event_type.user_id != user_id
+        and (event_type.team_id is None or not teams.manages(session, user_id, event_type.team_id))
+    ):
         raise NotFound(f"no event type {event_type_id!r}")
     return event_type
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from caldee_dav.errors import Conflict, InvalidInput
 from caldee_dav.models import Booking, EventType, Schedule, User
-from caldee_dav.scheduling import busy
+from caldee_dav.scheduling import busy, teams
 from caldee_dav.scheduling.availability import WeeklySchedule, open_intervals
 from caldee_dav.scheduling.event_types import get_event_type
 from caldee_dav.scheduling.slots import COLLECTIVE, HostTime, Slot, SlotRules, offered_slots, require_slot
@@ -94,14 +94,28 @@ def _schedule_for(session: Session, event_type: EventType, user: User) -> Weekly
     return _weekly(default) if default is not None else WeeklySchedule(user.timezone)
 
 
-def host_ids_of(event_type: EventType) -> list[str]:
-    """The hosts in their configured order; the owner when the event type names none."""
-    ids = [str(h) for h in (event_type.host_ids or [])]
-    return list(dict.fromkeys(ids)) or [event_type.user_id]
+def host_ids_of(session: Session, event_type: EventType) -> list[str]:
+    """The hosts who may host now, in their configured order.
+
+    Another user's time is offered (and their calendars read) only through an accepted membership of the
+    event type's team, checked now: a host who left the team is no longer offered or booked. Without a
+    team the owner alone hosts, whatever an older row says.
+    """
+    if event_type.team_id is None:
+        return [event_type.user_id]
+    ids = list(dict.fromkeys(str(h) for h in (event_type.host_ids or []))) or [event_type.user_id]
+    members = teams.accepted_member_ids(session, event_type.team_id, ids)
+    return [host_id for host_id in ids if host_id in members]
 
 
-def load_context(session: Session, event_type: EventType) -> EventTypeContext:
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids_of(event_type))))}
+def load_context(
+    session: Session, event_type: EventType, host_ids: list[str] | None = None
+) -> EventTypeContext:
+    """Hosts, schedules and busy calendars of the event type; ``host_ids`` when already known
+    (``host_ids_of``)."""
+    if host_ids is None:
+        host_ids = host_ids_of(session, event_type)
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(host_ids)))} if host_ids else {}
     # After the hosts: the owner is usually one of them, and is then found in the session, with no query.
     owner = session.get(User, event_type.user_id)
     assert owner is not None  # the foreign key guarantees it
@@ -113,7 +127,7 @@ def load_context(session: Session, event_type: EventType) -> EventTypeContext:
                 session, users[host_id], [int(c) for c in event_type.busy_collection_ids or []]
             ),
         )
-        for host_id in host_ids_of(event_type)
+        for host_id in host_ids
         if host_id in users
     ]
     return EventTypeContext(event_type, owner, hosts)
