@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -159,7 +160,7 @@ def test_deeply_nested_xml_is_refused(live_server: LiveServer, account: Account)
         assert "nested too deeply" in answer.text
 
 
-def test_litmus_suite(live_server: LiveServer, account: Account) -> None:
+def test_litmus_suite(live_server: LiveServer, account: Account, tmp_path: Path) -> None:
     if shutil.which("litmus") is None:
         pytest.skip("the litmus binary is not installed (apt-get install litmus; `make test` tries)")
     base = folder_url(live_server, account, "litmus")
