@@ -167,6 +167,7 @@ def test_litmus_suite(live_server: LiveServer, account: Account, tmp_path: Path)
     assert dav("MKCOL", base, account).status_code == 201
     run = subprocess.run(
         ["litmus", base, account.slug, account.token],
+        cwd=tmp_path,  # litmus writes its debug.log and child.log into its working directory
         capture_output=True,
         text=True,
         timeout=120,
