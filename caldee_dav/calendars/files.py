@@ -148,11 +148,11 @@ def put_file(
     """Creates or replaces the file; (the file, whether it is new)."""
     _check_owner(user, path)
     _check_path(path)
+    if store.get_collection(session, path) is not None:
+        raise NotAllowedHere(f"{path} is a folder")
     if path.count("/") < 2:
         raise Forbidden("files are kept in folders, not directly in the principal")
     parent = _parent_for_new(session, path)
-    if store.get_collection(session, path) is not None:
-        raise NotAllowedHere(f"{path} is a folder")
     name = path.rpartition("/")[2]
     existing = file_store.get_file(session, parent.id, name)
     current = existing.etag if existing is not None else None
