@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -145,6 +146,28 @@ class CalendarObject(Base):
     # Instances starting before this are all in ``occurrences``; later ones must be computed.
     expanded_until: Mapped[int] = mapped_column(BigInteger)
     last_modified: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class DavFile(Base):
+    """A plain WebDAV file (any bytes) in a plain collection (a folder: a ``Collection`` with no tag)
+    under its owner's principal. Calendars and address books keep their items in ``calendar_objects``.
+
+    ``properties``: the dead properties a client set, by Clark name, each as the XML of its element.
+    """
+
+    __tablename__ = "dav_files"
+    __table_args__ = (UniqueConstraint("collection_id", "name", name="uq_dav_file_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    body: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    etag: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    modified_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Occurrence(Base):

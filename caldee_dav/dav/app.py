@@ -14,13 +14,16 @@ from radicale import Application
 from radicale import config as radicale_config
 from radicale.item import filter as radicale_filter
 
-from caldee_dav import clock, ical
+from caldee_dav import clock, db, ical
 from caldee_dav.calendars import objects
+from caldee_dav.calendars.logins import LoginChecker
 from caldee_dav.calendars.objects import WriteLimits
 from caldee_dav.config import Settings
 from caldee_dav.dav.collection import expand_window
 from caldee_dav.dav.credentials import basic_credentials
 from caldee_dav.dav.fast import FastDav
+from caldee_dav.dav.files import ALLOW, DAV_CLASSES, PlainFiles, Reply, plain
+from caldee_dav.dav.xml_body import XmlTooDeep, parse_xml
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 FREE_BUSY_QUERY = f"{{{CALDAV_NS}}}free-busy-query"
@@ -59,17 +62,25 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
 def create_dav_app(settings: Settings) -> WSGIApp:
     radicale = Application(radicale_configuration(settings))
     fast = FastDav(settings) if settings.dav_fast_path else None
-    return DavRequestGuard(radicale, settings.max_resource_size, fast, WriteLimits.from_settings(settings))
+    engine = db.engine_for(settings.database_url)
+    files = PlainFiles(engine, LoginChecker(engine), settings.max_resource_size)
+    limits = WriteLimits.from_settings(settings)
+    return DavRequestGuard(radicale, settings.max_resource_size, fast, files, limits)
 
 
 XML_METHODS = {"PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL"}
+# Methods a plain folder answers (see caldee_dav.dav.files). REPORT, the calendar query, is not one:
+# it never pays for the look-up that tells a plain folder from a calendar.
+FILE_METHODS = {"OPTIONS", "GET", "HEAD", "PUT", "DELETE", "MKCOL", "PROPFIND", "PROPPATCH", "COPY", "MOVE"}
+LOCK_METHODS = {"LOCK", "UNLOCK"}
 
 
 class DavRequestGuard:
     """Checks in front of Radicale, on the raw request:
 
     - a body over the size limit gets 413 before it is read (Radicale checks only under its own server);
-    - XML with a DTD or entities gets 400 (Radicale's defusedxml refuses it, but as a 500), and so do
+    - XML with a DTD or entities, or nested deeper than ``MAX_XML_DEPTH``, gets 400 (Radicale fails on
+      both with a 500), and so do
       a free-busy-query without a time-range and a Destination that is not a URL; Basic credentials
       that do not decode get 401 (Radicale answers these three with a 500);
     - a calendar-query asking for ``<C:expand>`` tells the storage its time range: Radicale strips the
@@ -78,15 +89,23 @@ class DavRequestGuard:
     - a PUT of calendar data that no path may store gets its refusal at once, before Radicale parses
       it or anyone takes a lock (``_refusal_of_calendar_data``): 413 for an object with too many
       components, 400 for a recurrence rule the server does not store (``docs/configuration.md``);
-    - the requests ``fast`` answers (see ``caldee_dav.dav.fast``) never reach Radicale.
+    - the requests ``fast`` answers (see ``caldee_dav.dav.fast``) never reach Radicale;
+    - plain folders and their files are ``files``' (see ``caldee_dav.dav.files``); LOCK and UNLOCK get
+      405 and OPTIONS does not claim DAV class 2 (Radicale claims it but has no locks).
     """
 
     def __init__(
-        self, app: WSGIApp, max_body: int, fast: FastDav | None = None, limits: WriteLimits | None = None
+        self,
+        app: WSGIApp,
+        max_body: int,
+        fast: FastDav | None = None,
+        files: PlainFiles | None = None,
+        limits: WriteLimits | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.fast = fast
+        self.files = files
         self.limits = limits
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -103,7 +122,12 @@ class DavRequestGuard:
         refusal = _refusal_of_headers(environ)
         if refusal is not None:
             return _plain(start_response, *refusal)
+        webdav = self._webdav_answer(environ, length)
+        if webdav is not None:
+            return webdav.send(environ, start_response)
         method = environ.get("REQUEST_METHOD")
+        if method == "OPTIONS":
+            return self.app(environ, _without_dav_class_2(start_response))
         if length <= 0 or (method not in XML_METHODS and method != "PUT"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(length)
@@ -115,7 +139,9 @@ class DavRequestGuard:
         root = None
         if method in XML_METHODS:
             try:
-                root = SafeET.fromstring(body)
+                root = parse_xml(body)
+            except XmlTooDeep:
+                return _plain(start_response, "400 Bad Request", "XML nested too deeply.")
             except DefusedXmlException:
                 message = "XML with a DTD or entities is not accepted."
                 return _plain(start_response, "400 Bad Request", message)
@@ -136,6 +162,56 @@ class DavRequestGuard:
             return list(self.app(environ, start_response))
         finally:
             expand_window.reset(token)
+
+
+    def _webdav_answer(self, environ: dict[str, Any], length: int) -> Reply | None:
+        """Locking refused, and plain folders and files answered; None for everything else."""
+        method = environ.get("REQUEST_METHOD", "")
+        if method in LOCK_METHODS:
+            message = "Locking is not supported: this server is WebDAV class 1 (see OPTIONS)."
+            allow = ALLOW if self._files_path(environ) else RADICALE_ALLOW
+            return plain("405 Method Not Allowed", message, ("Allow", allow))
+        if method not in FILE_METHODS:
+            return None
+        path = self._files_path(environ)
+        if path is None or self.files is None:
+            return None
+        body = _read_body(environ, length, self.max_body)
+        if body is None:
+            message = f"Request body too large: the limit is {self.max_body} bytes."
+            return plain("413 Request Entity Too Large", message)
+        return self.files.answer(environ, path, body)
+
+    def _files_path(self, environ: dict[str, Any]) -> str | None:
+        return self.files.path_taken(environ) if self.files is not None else None
+
+
+# What Radicale answers (its do_* methods); LOCK and UNLOCK are not among them.
+RADICALE_ALLOW = ", ".join(
+    sorted(name[3:] for name in dir(Application) if name.startswith("do_") and name[3:] not in LOCK_METHODS)
+)
+
+
+def _read_body(environ: dict[str, Any], length: int, limit: int) -> bytes | None:
+    """The whole body (also a chunked one), or None when it is over ``limit`` bytes."""
+    stream = environ["wsgi.input"]
+    if length > 0:
+        body = stream.read(length)
+    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        body = stream.read(limit + 1)
+    else:
+        body = b""
+    return body if len(body) <= limit else None
+
+
+def _without_dav_class_2(start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """Radicale's OPTIONS answer with an honest DAV header: it claims class 2 (locking) without LOCK."""
+
+    def respond(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        honest = [(name, DAV_CLASSES if name.lower() == "dav" else value) for name, value in headers]
+        return start_response(status, honest, *args)
+
+    return respond
 
 
 def _plain(
