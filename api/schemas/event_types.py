@@ -64,6 +64,11 @@ class EventTypeIn(RequestModel):
         return EventTypeChanges(**values)
 
 
+def public_page_url(public_url: str, user_slug: str, event_slug: str) -> str:
+    """Where the event type's booking page lives: ``{public_url}/{userSlug}/{eventSlug}``."""
+    return f"{public_url}/{user_slug}/{event_slug}"
+
+
 class LocationOut(ResponseModel):
     kind: str
     value: str | None
@@ -120,7 +125,7 @@ class EventTypeOut(ResponseModel):
             id=et.id,
             name=et.name,
             slug=et.slug,
-            url=f"{public_url}/book/{view.owner_slug}/{et.slug}",
+            url=public_page_url(public_url, view.owner_slug, et.slug),
             kind=et.kind,
             durations_min=list(et.durations_min or []),
             buffer_before_min=et.buffer_before_min,
