@@ -7,8 +7,10 @@ from flask import Flask
 
 from api import availability as availability_api
 from api import bookings as bookings_api
+from api import contract as contract_api
 from api import errors, me, site
 from api import event_types as event_types_api
+from api import public as public_api
 from api import schedules as schedules_api
 from api import teams as teams_api
 from api.context import EXTENSION, Caledee
@@ -23,6 +25,8 @@ API_BLUEPRINTS = [
     availability_api.bp,
     bookings_api.bp,
     teams_api.bp,
+    public_api.bp,
+    contract_api.bp,
 ]
 
 
@@ -36,4 +40,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(site.bp)
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(public_api.pages)  # /{userSlug}/{eventSlug}: the event types' url
     return app

@@ -17,7 +17,7 @@ from api.context import caledee, current_user_id, read_unit, write_unit
 from api.schemas.bookings import BookingIn, BookingListQuery, BookingOut, NoShowIn, ReasonIn, RescheduleIn
 from api.schemas.common import to_json
 from caldee_dav.calendars import accounts
-from caldee_dav.errors import Conflict, InvalidInput
+from caldee_dav.errors import Conflict, InvalidInput, Problem
 from caldee_dav.scheduling import booking_list, bookings, idempotency
 
 if TYPE_CHECKING:
@@ -52,9 +52,8 @@ def _idempotency_key() -> str | None:
         return None
     key = raw_key.strip()
     if not idempotency.is_valid_key(key):
-        raise InvalidInput(
-            f"The {IDEMPOTENCY_HEADER} header must be 1 to {idempotency.MAX_KEY_LENGTH} characters."
-        )
+        message = f"The {IDEMPOTENCY_HEADER} header must be 1 to {idempotency.MAX_KEY_LENGTH} characters."
+        raise InvalidInput(message, problems=[Problem((IDEMPOTENCY_HEADER,), message, "invalid_header")])
     return key
 
 
@@ -141,7 +140,7 @@ def get_booking(booking_id: str) -> Response:
 def cancel_booking(booking_id: str) -> Response:
     reason = request.args.get("reason")
     if reason is not None and len(reason) > 500:
-        raise InvalidInput("`reason` must be at most 500 characters.")
+        raise InvalidInput.about([Problem(("reason",), "must be at most 500 characters", "too_long")])
     ctx = caledee()
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:

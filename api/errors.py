@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from werkzeug.exceptions import HTTPException
 
+from api.body import invalid, pydantic_problems
 from caldee_dav.errors import (
     AlreadyExists,
     CaledeeError,
@@ -77,33 +78,33 @@ def error_response(
     return response
 
 
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"path": [str(p) for p in e["loc"]], "message": e["msg"], "code": e["type"]}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
+def bad_request_details(message: str) -> list[dict[str, Any]]:
+    """``details`` of a 400 about the request as a whole (no field to name): the path is empty."""
+    return [{"path": [], "message": message, "code": "invalid"}]
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CaledeeError)
     def _domain(exc: CaledeeError) -> Response:
         status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
+        message = json_text(exc.text)
         details = problem_details(exc.problems) if exc.problems else None
-        response = error_response(status, exc.title, json_text(exc.text), details)
+        if status == 400 and details is None:  # every 400 says where, even when it is the whole request
+            details = bad_request_details(message)
+        response = error_response(status, exc.title, message, details)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="caledee"'
         return response
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Response:
-        details = validation_details(exc)
-        first = details[0] if details else {"path": [], "message": "invalid request"}
-        where = ".".join(first["path"]) or "body"
-        return error_response(400, "Invalid Argument", f"`{where}`: {first['message']}", details)
+        return _domain(invalid(pydantic_problems(exc)))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        response = error_response(exc.code or 500, exc.name, exc.description or exc.name)
+        message = exc.description or exc.name
+        details = bad_request_details(message) if exc.code == 400 else None
+        response = error_response(exc.code or 500, exc.name, message, details)
         if exc.code == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response
@@ -11,7 +12,10 @@ from api.body import json_body
 from api.context import caledee, current_user_id, read_unit, write_unit
 from api.schemas.common import json_response, list_response, no_content
 from api.schemas.event_types import EventTypeIn, EventTypeOut
+from caldee_dav.errors import Problem
 from caldee_dav.scheduling import event_types
+from caldee_dav.scheduling.editing import given_fields
+from caldee_dav.scheduling.event_type_fields import field_problems
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,6 +29,15 @@ def _out(session: Session, event_type: EventType) -> EventTypeOut:
     return EventTypeOut.from_view(
         event_types.describe_event_type(session, event_type), caledee().settings.public_url
     )
+
+
+def _field_problems(*, creating: bool) -> Callable[[EventTypeIn], Sequence[Problem]]:
+    """The domain's checks of the fields pydantic accepted, reported with pydantic's own problems."""
+
+    def check(body: EventTypeIn) -> Sequence[Problem]:
+        return field_problems(given_fields(body.changes()), creating)
+
+    return check
 
 
 @bp.get("/event-types")
@@ -41,7 +54,7 @@ def list_event_types() -> Response:
 @bp.post("/event-types")
 @require_scopes("write:event-types")
 def create_event_type() -> Response:
-    changes = json_body(EventTypeIn).changes()
+    changes = json_body(EventTypeIn, _field_problems(creating=True)).changes()
     with write_unit() as session:
         out = _out(session, event_types.create_event_type(session, current_user_id(), changes))
     return json_response(out, 201, location=f"/api/v2/event-types/{out.id}")
@@ -59,7 +72,7 @@ def get_event_type(event_type_id: str) -> Response:
 @bp.patch("/event-types/<event_type_id>")
 @require_scopes("write:event-types")
 def update_event_type(event_type_id: str) -> Response:
-    changes = json_body(EventTypeIn).changes()
+    changes = json_body(EventTypeIn, _field_problems(creating=False)).changes()
     with write_unit() as session:
         out = _out(session, event_types.update_event_type(session, current_user_id(), event_type_id, changes))
     return json_response(out)

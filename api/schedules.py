@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response
 
 from api.auth import require_scopes
@@ -9,9 +11,15 @@ from api.body import json_body
 from api.context import current_user_id, read_unit, write_unit
 from api.schemas.common import json_response, list_response, no_content
 from api.schemas.schedules import ScheduleIn, ScheduleOut
+from caldee_dav.errors import Problem
 from caldee_dav.scheduling import schedules
 
 bp = Blueprint("schedules", __name__)
+
+
+def _field_problems(body: ScheduleIn) -> Sequence[Problem]:
+    """The domain's checks of the fields pydantic accepted, reported with pydantic's own problems."""
+    return schedules.field_problems(body.changes())
 
 
 @bp.get("/schedules")
@@ -25,7 +33,7 @@ def list_schedules() -> Response:
 @bp.post("/schedules")
 @require_scopes("write:schedules")
 def create_schedule() -> Response:
-    changes = json_body(ScheduleIn).changes()
+    changes = json_body(ScheduleIn, _field_problems).changes()
     with write_unit() as session:
         out = ScheduleOut.from_row(schedules.create_schedule(session, current_user_id(), changes))
     return json_response(out, 201, location=f"/api/v2/schedules/{out.id}")
@@ -43,7 +51,7 @@ def get_schedule(schedule_id: str) -> Response:
 @bp.patch("/schedules/<schedule_id>")
 @require_scopes("write:schedules")
 def update_schedule(schedule_id: str) -> Response:
-    changes = json_body(ScheduleIn).changes()
+    changes = json_body(ScheduleIn, _field_problems).changes()
     with write_unit() as session:
         out = ScheduleOut.from_row(
             schedules.update_schedule(session, current_user_id(), schedule_id, changes)

@@ -99,7 +99,7 @@ def free_slots(engine: Engine, host: Host, start: datetime, end: datetime) -> li
             upto = min(cursor + timedelta(days=60), end)
             found += offers.availability(
                 session, host.user_id, host.event_type_id, cursor, upto, None, clock.now()
-            )
+            ).slots
             cursor = upto
     return found
 

@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from api import create_app
+from api.worker import JsonErrorWorker
 from caldee_dav import clock
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
@@ -32,7 +33,7 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": f"{self.settings.host}:{self.settings.port}",
             "workers": self.settings.workers,
-            "worker_class": "gthread",
+            "worker_class": JsonErrorWorker,  # gthread, answering unparsable requests in JSON
             "threads": self.settings.threads,
             "loglevel": self.settings.log_level,
             "accesslog": "-" if self.settings.log_level == "debug" else None,

@@ -13,6 +13,7 @@ import pytest
 from tests import dates
 from tests.conftest import LiveServer, create_account, start_server, stop_server
 from tests.scheduling_fixtures import (
+    WEEKDAYS,
     api_for,
     iso,
     local_times,
@@ -320,7 +321,7 @@ def test_round_robin_and_collective_busy_hosts(live_server: LiveServer) -> None:
             400,
             "between the years 1970 and 9000",
         ),
-        ({"from": day(9), "to": day(0)}, 400, "`to` must be after `from`"),
+        ({"from": day(9), "to": day(0)}, 400, "must be after `from`"),
         ({"from": day(0), "to": day(89)}, 400, "62 days"),
         ({"from": "tomorrow"}, 400, "`from`"),
         ({"to": "2027-13-45T00:00:00Z"}, 400, "`to`"),
@@ -368,3 +369,50 @@ def test_owner_time_zone_is_the_default(live_server: LiveServer) -> None:
     )
     in_paris = first.astimezone(ZoneInfo("Europe/Paris"))
     assert paris[0] == {"start": in_paris.isoformat(), "end": (in_paris + timedelta(hours=1)).isoformat()}
+
+
+def test_empty_answer_says_why_the_range_is_outside_the_bookable_range(live_server: LiveServer) -> None:
+    api = new_api(live_server, "UTC")
+    make_schedule(api, "UTC", [{"day": d, "start": "00:00", "end": "24:00"} for d in WEEKDAYS])
+    event_type = make_event_type(api, durationsMin=[30], minimumNoticeMin=3 * 1440, bookingWindowDays=60)
+    now = dates.now()
+
+    def empty_answer(start: datetime, end: datetime) -> tuple[str, str]:
+        response = api.get(
+            "/availability",
+            params={"eventTypeId": event_type["id"], "from": start.isoformat(), "to": end.isoformat()},
+        )
+        assert response.status_code == 200 and response.json() == {"data": []}, response.text
+        return response.headers["Caledee-Empty-Reason"], response.headers["Caledee-Empty-Detail"]
+
+    reason, detail = empty_answer(now + timedelta(days=61), now + timedelta(days=68))
+    assert reason == "outside-booking-window" and "60 days" in detail
+    reason, detail = empty_answer(now + timedelta(days=1), now + timedelta(days=2))
+    assert reason == "before-minimum-notice" and "4320 minutes" in detail
+    reason, detail = empty_answer(now - timedelta(days=9), now - timedelta(days=2))
+    assert reason == "window-in-the-past" and "past" in detail
+
+    inside = api.get(
+        "/availability",
+        params={
+            "eventTypeId": event_type["id"],
+            "from": (now + timedelta(days=4)).isoformat(),
+            "to": (now + timedelta(days=5)).isoformat(),
+        },
+    )
+    assert inside.json()["data"] and "Caledee-Empty-Reason" not in inside.headers
+
+
+def test_all_query_problems_come_at_once(live_server: LiveServer) -> None:
+    api = new_api(live_server, "UTC")
+    response = api.get(
+        "/availability", params={"eventTypeId": "", "from": "soon", "tz": "Mars/Olympus", "duration": "x"}
+    )
+    assert response.status_code == 400
+    assert sorted(d["path"] for d in response.json()["details"]) == [
+        ["duration"],
+        ["eventTypeId"],
+        ["from"],
+        ["to"],
+        ["tz"],
+    ]

@@ -7,10 +7,11 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import caldav
+import pytest
 import requests
 
 from tests import dates
-from tests.conftest import LiveServer, create_account
+from tests.conftest import CLOCK_OFFSET_DAYS, LiveServer, create_account, start_server, stop_server
 from tests.scheduling_fixtures import (
     Api,
     api_for,
@@ -201,7 +202,8 @@ def test_confirm_decline_and_no_show(live_server: LiveServer) -> None:
     assert confirmed.json()["confirmedAt"]
     event = vevent(api, first["uid"])
     assert str(event["STATUS"]) == "CONFIRMED" and int(event["SEQUENCE"]) == 1
-    assert api.post(f"/bookings/{first['id']}/confirm").json()["status"] == "active"  # idempotent
+    again = api.post(f"/bookings/{first['id']}/confirm")  # already active: as declining it is, a 409
+    assert again.status_code == 409 and "pending" in again.json()["message"]
 
     declined = api.post(f"/bookings/{second['id']}/decline", json={"reason": "Double booked"})
     assert declined.status_code == 200, declined.text
@@ -211,12 +213,36 @@ def test_confirm_decline_and_no_show(live_server: LiveServer) -> None:
     assert "11:00" in local_times(api.slots(event_type["id"], MONDAY, TUESDAY), MONDAY)
     assert api.post(f"/bookings/{second['id']}/confirm").status_code == 409
     assert api.post(f"/bookings/{first['id']}/decline").status_code == 409  # active: cancel instead
+    listed = api.get("/bookings", params={"status": "declined"}).json()["data"]
+    assert [b["id"] for b in listed] == [second["id"]]  # the declined status filter
 
-    no_show = api.post(f"/bookings/{first['id']}/no-show", json={"noShow": True})
-    assert no_show.status_code == 200 and no_show.json()["noShow"] is True
-    assert api.post(f"/bookings/{first['id']}/no-show", json={"noShow": False}).json()["noShow"] is False
     assert api.post(f"/bookings/{first['id']}/no-show", json={}).status_code == 400
     assert api.post(f"/bookings/{second['id']}/no-show", json={"noShow": True}).status_code == 409
+
+
+def test_no_show_only_once_the_booking_has_started(
+    live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    api, event_type = owner_with_hours(live_server)
+    booking = booked(api.book(event_type["id"], f"{MONDAY}T10:00:00Z"))
+    early = api.post(f"/bookings/{booking['id']}/no-show", json={"noShow": True})
+    assert early.status_code == 409 and "not started" in early.json()["message"]
+    assert api.get(f"/bookings/{booking['id']}").json()["noShow"] is False
+
+    # The same data served with the clock a month ahead: the booking has started (and ended) there.
+    later = start_server(
+        live_server.database_url,
+        tmp_path_factory.mktemp("later"),
+        extra_env={"CALEDEE_CLOCK_OFFSET_DAYS": str(CLOCK_OFFSET_DAYS + 30)},
+    )
+    try:
+        later_api = api_for(later, api.account)
+        marked = later_api.post(f"/bookings/{booking['id']}/no-show", json={"noShow": True})
+        assert marked.status_code == 200 and marked.json()["noShow"] is True
+        unmarked = later_api.post(f"/bookings/{booking['id']}/no-show", json={"noShow": False})
+        assert unmarked.json()["noShow"] is False
+    finally:
+        stop_server(later)
 
 
 def test_list_filters_and_cursor_pagination(live_server: LiveServer) -> None:
@@ -414,3 +440,43 @@ def test_booking_in_the_event_types_booking_calendar(live_server: LiveServer) ->
     bookings_calendar = client.calendar(url=f"{live_server.url}/dav/{api.account.slug}/bookings/")
     assert str(bookings_calendar.event_by_uid(booking["uid"]).icalendar_component["UID"]) == booking["uid"]
     assert [e for e in api.calendar().events()] == []
+
+
+def test_every_400_names_its_fields_all_at_once(live_server: LiveServer) -> None:
+    api, event_type = owner_with_hours(live_server)
+
+    def paths(response: requests.Response) -> list[list[str]]:
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["title"] == "Invalid Argument" and body["message"]
+        return [detail["path"] for detail in body["details"]]
+
+    several = {
+        "eventTypeId": "",
+        "start": f"{MONDAY}T10:00:00Z",
+        "invitee": {"name": "Ada", "email": "ada@example.com", "timezone": "Mars/Base"},
+        "guests": ["charles@example.com", "not-an-email"],
+    }
+    assert sorted(paths(api.post("/bookings", json=several))) == sorted(
+        [["eventTypeId"], ["durationMin"], ["invitee", "timezone"], ["guests", "1"]]
+    )
+    empty_id = api.book("", f"{MONDAY}T10:00:00Z")  # an empty eventTypeId is a 400, not a 404
+    assert paths(empty_id) == [["eventTypeId"]]
+    bad_zone = api.book(
+        event_type["id"],
+        f"{MONDAY}T10:00:00Z",
+        invitee={"name": "Ada", "email": "ada@example.com", "timezone": "Mars/Base"},
+    )
+    assert paths(bad_zone) == [["invitee", "timezone"]] and "Mars/Base" in bad_zone.json()["message"]
+    assert paths(api.book(event_type["id"], f"{MONDAY}T10:15:00Z")) == [["start"]]
+    assert paths(api.book(event_type["id"], f"{MONDAY}T10:00:00Z", duration=45)) == [["durationMin"]]
+
+    # Query parameters of the list: every malformed date, number or enum, each named.
+    assert paths(api.get("/bookings", params={"to": "0.5"})) == [["to"]]
+    assert paths(api.get("/bookings", params={"from": f"{MONDAY}T10:00:00"})) == [["from"]]  # no offset
+    assert sorted(
+        paths(api.get("/bookings", params={"from": "yesterday", "limit": "ten", "status": "lost"}))
+    ) == [["from"], ["limit"], ["status"]]
+    assert paths(api.get("/bookings", params={"cursor": "garbage"})) == [["cursor"]]
+    assert paths(api.delete("/bookings/bkg_x", params={"reason": "x" * 501})) == [["reason"]]
+    assert paths(api.post("/bookings", data="[1]", headers={"Content-Type": "application/json"})) == [[]]

@@ -71,7 +71,7 @@ def test_create_with_defaults(live_server: LiveServer, account: Account) -> None
     assert fixed == {
         "name": "Intro Call",
         "slug": "intro-call",
-        "url": f"{live_server.url}/book/{account.slug}/intro-call",
+        "url": f"{live_server.url}/{account.slug}/intro-call",
         "kind": "one_on_one",
         "durationsMin": [30],
         "bufferBeforeMin": 0,
@@ -155,7 +155,7 @@ def test_event_type_lifecycle(live_server: LiveServer, account: Account) -> None
     assert event_type["busyCalendarIds"] == [f"{account.slug}/work", f"{account.slug}/calendar"]
     for field in ("description", "bufferBeforeMin", "minimumNoticeMin", "bookingWindowDays", "secret"):
         assert event_type[field] == body[field]
-    assert event_type["url"] == f"{live_server.url}/book/{account.slug}/strategy"
+    assert event_type["url"] == f"{live_server.url}/{account.slug}/strategy"
 
     assert call(live_server, account, "GET", f"/event-types/{event_type['id']}").json() == event_type
     assert listed(live_server, account) == [event_type]
@@ -173,7 +173,7 @@ def test_event_type_lifecycle(live_server: LiveServer, account: Account) -> None
     assert response.status_code == 200, response.text
     patched = response.json()
     assert {k: patched[k] for k in changes} == changes
-    assert patched["url"] == f"{live_server.url}/book/{account.slug}/strategy-session"
+    assert patched["url"] == f"{live_server.url}/{account.slug}/strategy-session"
     unchanged = set(event_type) - set(changes) - {"url", "updatedAt"}
     assert {k: patched[k] for k in unchanged} == {k: event_type[k] for k in unchanged}
     assert patched["updatedAt"] >= event_type["updatedAt"]
@@ -326,9 +326,7 @@ def test_slugs_are_unique_per_user(live_server: LiveServer, account: Account) ->
     assert create(live_server, account, {"name": "Café Chat"})["slug"] == "cafe-chat"
     # Another user may use the same slug.
     other = create_account(live_server.database_url)
-    assert create(live_server, other, {"name": "Intro Call"})["url"].endswith(
-        f"/book/{other.slug}/intro-call"
-    )
+    assert create(live_server, other, {"name": "Intro Call"})["url"].endswith(f"/{other.slug}/intro-call")
 
 
 def test_calendar_references(live_server: LiveServer, account: Account) -> None:
@@ -486,3 +484,16 @@ def test_delete_is_refused_while_bookings_are_upcoming(live_server: LiveServer, 
     with db.write_unit(db.engine_for(live_server.database_url)) as session:
         session.get(Booking, booking_id).status = "canceled"
     assert call(live_server, account, "DELETE", path).status_code == 204
+
+
+def test_all_problems_of_a_body_come_at_once(live_server: LiveServer, account: Account) -> None:
+    # Before, `name` and `durationsMin` were reported only once `kind` was fixed.
+    response = call(live_server, account, "POST", "/event-types", {"kind": "bogus", "durationsMin": []})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["title"] == "Invalid Argument"
+    assert sorted(d["path"] for d in body["details"]) == [["durationsMin"], ["kind"], ["name"]]
+    assert all(d["message"] and d["code"] for d in body["details"])
+
+    typo = call(live_server, account, "POST", "/event-types", {"nmae": "Intro", "bufferAfterMin": -5})
+    assert sorted(d["path"] for d in typo.json()["details"]) == [["bufferAfterMin"], ["name"], ["nmae"]]

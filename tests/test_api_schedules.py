@@ -260,7 +260,7 @@ INVALID_SCHEDULES = [
         {"dateOverrides": [{"date": "2027-01-02"}]},
         _problem(
             ["dateOverrides", "0"],
-            "Value error, intervals is required (an empty list closes the day)",
+            "intervals is required (an empty list closes the day)",
             "value_error",
         ),
         id="override-without-intervals",
@@ -317,6 +317,9 @@ def test_not_json_is_refused(live_server: LiveServer, account: Account) -> None:
     assert response.json() == {
         "title": "Invalid Argument",
         "message": "The request body must be a JSON object.",
+        "details": [
+            {"path": [], "message": "The request body must be a JSON object.", "code": "invalid_json"}
+        ],
     }
 
 

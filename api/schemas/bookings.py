@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
 
+from api.body import rfc3339
 from api.schemas.common import ApiModel, RequestModel, ResponseModel, SchedulableDateTime, UtcDateTime
 from caldee_dav.models import Booking, EventType
 from caldee_dav.scheduling import bookings
+from caldee_dav.zones import zone_named
 
 MAX_GUESTS = 20
 MAX_TEXT = 10_000
@@ -17,28 +21,47 @@ MAX_TEXT = 10_000
 # --- requests -------------------------------------------------------------------------------------
 
 
-class AvailabilityQuery(ApiModel):
-    """Times stay text here: the edge parses them once the time zone is known (naive ones are in `tz`)."""
+def _rfc3339_text(value: object) -> object:
+    return rfc3339(value) if isinstance(value, str) else value
 
-    event_type_id: str
-    from_: str = Field(alias="from")
-    to: str
-    tz: str | None = None
-    duration: int | None = None
+
+# A query-string time: RFC 3339 with its offset, never a number read as seconds since 1970.
+QueryDateTime = Annotated[datetime | None, BeforeValidator(_rfc3339_text)]
 
 
 class BookingListQuery(ApiModel):
-    status: str | None = None
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    status: Literal["active", "pending", "canceled", "declined"] | None = None
+    from_: QueryDateTime = Field(default=None, alias="from")
+    to: QueryDateTime = None
     cursor: str | None = None
     limit: int = Field(default=50, ge=1, le=100)
 
 
+def _time_zone(value: str) -> str:
+    if zone_named(value) is None:
+        raise PydanticCustomError(
+            "invalid_time_zone",
+            "unknown time zone {name}; use an IANA name such as Europe/Paris",
+            {"name": repr(value)},
+        )
+    return value
+
+
+def _email(value: str) -> str:
+    if not bookings.EMAIL_PATTERN.match(value.strip()):
+        raise PydanticCustomError("invalid_email", "{value} is not an email address", {"value": repr(value)})
+    return value
+
+
+# An IANA time zone name, checked here so that all of a body's problems come back in one answer.
+TimeZoneName = Annotated[StrictStr, AfterValidator(_time_zone)]
+EmailAddress = Annotated[StrictStr, Field(min_length=3, max_length=320), AfterValidator(_email)]
+
+
 class InviteeIn(RequestModel):
     name: StrictStr = Field(min_length=1, max_length=200)
-    email: StrictStr = Field(min_length=3, max_length=320)
-    timezone: StrictStr
+    email: EmailAddress
+    timezone: TimeZoneName  # required: the invitee's invitation and reminders are written in it
     # Accepted for compatibility with the contract; Caledee sends no text messages, so they are not kept.
     text_reminder_number: StrictStr | None = None
     sms_opt_in: StrictBool | None = None
@@ -59,12 +82,12 @@ class AnswerIn(RequestModel):
 
 
 class BookingIn(RequestModel):
-    event_type_id: StrictStr
+    event_type_id: StrictStr = Field(min_length=1)
     start: SchedulableDateTime
     duration_min: StrictInt
     invitee: InviteeIn
     answers: list[AnswerIn] = Field(default_factory=list, max_length=100)
-    guests: list[StrictStr] = Field(default_factory=list, max_length=MAX_GUESTS)
+    guests: list[EmailAddress] = Field(default_factory=list, max_length=MAX_GUESTS)
     notes: StrictStr | None = Field(default=None, max_length=MAX_TEXT)
     location_input: StrictStr | None = Field(default=None, max_length=1000)
 

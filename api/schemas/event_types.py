@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import StrictBool, StrictInt, StrictStr
 
 from api.schemas.common import RequestModel, ResponseModel, UtcDateTime
+from caldee_dav.models import EventType, User
 from caldee_dav.scheduling.event_types import EventTypeChanges, EventTypeView
 
 Kind = Literal["one_on_one", "round_robin", "collective"]
@@ -63,6 +64,11 @@ class EventTypeIn(RequestModel):
                 value = [question.model_dump() for question in value]
             values[name] = value
         return EventTypeChanges(**values)
+
+
+def public_page_url(public_url: str, user_slug: str, event_slug: str) -> str:
+    """Where the event type's booking page lives: ``{public_url}/{userSlug}/{eventSlug}``."""
+    return f"{public_url}/{user_slug}/{event_slug}"
 
 
 class LocationOut(ResponseModel):
@@ -122,7 +128,7 @@ class EventTypeOut(ResponseModel):
             id=et.id,
             name=et.name,
             slug=et.slug,
-            url=f"{public_url}/book/{view.owner_slug}/{et.slug}",
+            url=public_page_url(public_url, view.owner_slug, et.slug),
             kind=et.kind,
             durations_min=list(et.durations_min or []),
             buffer_before_min=et.buffer_before_min,
@@ -146,4 +152,49 @@ class EventTypeOut(ResponseModel):
             busy_calendar_ids=view.busy_calendar_ids,
             hosts=[HostOut(id=h.id, slug=h.slug, name=h.name) for h in view.hosts],
             team_id=et.team_id,
+        )
+
+
+# --- the public view (no token): what a booking page shows ----------------------------------------
+
+
+class PublicHostOut(ResponseModel):
+    slug: str
+    name: str | None
+    timezone: str
+
+
+class PublicLocationOut(ResponseModel):
+    kind: str  # the value (an address, a meeting link) is told to the invitee once booked
+
+
+class PublicEventTypeOut(ResponseModel):
+    """An event type as the public sees it: no ids, calendars, schedules, limits or location value."""
+
+    slug: str
+    name: str
+    description: str | None
+    kind: str
+    durations_min: list[int]
+    location: PublicLocationOut | None
+    requires_confirmation: bool
+    questions: list[QuestionOut]
+    host: PublicHostOut
+    url: str
+    slots_url: str
+
+    @classmethod
+    def from_row(cls, et: EventType, host: User, public_url: str) -> PublicEventTypeOut:
+        return cls(
+            slug=et.slug,
+            name=et.name,
+            description=et.description,
+            kind=et.kind,
+            durations_min=list(et.durations_min or []),
+            location=PublicLocationOut(kind=et.location["kind"]) if et.location else None,
+            requires_confirmation=et.requires_confirmation,
+            questions=[QuestionOut(**question) for question in et.questions or []],
+            host=PublicHostOut(slug=host.slug, name=host.display_name, timezone=host.timezone),
+            url=public_page_url(public_url, host.slug, et.slug),
+            slots_url=f"{public_url}/api/v2/public/{host.slug}/{et.slug}/slots",
         )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from caldee_dav.errors import Field, InvalidInput
+from caldee_dav.errors import InvalidInput, Problem
 from caldee_dav.models import Booking, BookingHost, EventType
 from caldee_dav.scheduling import teams
 
@@ -55,7 +55,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("bad cursor fields")
         return start, booking_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise InvalidInput(("`", Field("cursor"), "` is not a cursor returned by this API.")) from exc
+        problem = Problem(("cursor",), "is not a cursor returned by this API", "invalid_cursor")
+        raise InvalidInput.about([problem]) from exc
 
 
 def list_bookings(
@@ -72,7 +73,8 @@ def list_bookings(
     query = select(Booking).where(visible_to(owner_id))
     if status is not None:
         if status not in STATUS_FILTERS:
-            raise InvalidInput(("`", Field("status"), f"` must be one of {', '.join(STATUS_FILTERS)}."))
+            message = f"must be one of {', '.join(STATUS_FILTERS)}"
+            raise InvalidInput.about([Problem(("status",), message, "invalid_status")])
         query = query.where(Booking.status.in_(STATUS_FILTERS[status]))
     if start_from is not None:
         query = query.where(Booking.start_at >= start_from)

@@ -24,13 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caldee_dav import db
-from caldee_dav.calendars import accounts
 from caldee_dav.config import Settings
-from caldee_dav.errors import Conflict, Field, InvalidInput, NotFound, Problem
+from caldee_dav.errors import Conflict, FieldPath, InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
 from caldee_dav.scheduling import booking_calendar, booking_list, event_types, offers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
 from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
+from caldee_dav.zones import zone_named
 
 ACTIVE, PENDING, CANCELED, DECLINED = "active", "pending", "canceled", "declined"
 ENDED_STATUSES = (CANCELED, DECLINED)
@@ -75,43 +75,65 @@ def lock_users(session: Session, user_ids: Sequence[str]) -> None:
 
 
 def validate_answers(event_type: EventType, answers: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Answers as stored ({questionId, label, value}); 400 naming unknown or missing questions."""
+    """Answers as stored ({questionId, label, value}); 400 naming every unknown, repeated, missing or
+    invalid answer at once."""
     questions = {str(q.get("id")): q for q in event_type.questions or []}
-    unknown = [qid for qid, _ in answers if qid not in questions]
-    if unknown:
-        known = ", ".join(questions) or "none"
-        raise InvalidInput(
-            f"Unknown question id(s): {', '.join(unknown)}; this event type asks: {known}.",
-            problems=[Problem(("answers",), ("unknown ", Field("question_id"), f" {q!r}")) for q in unknown],
-        )
+    problems: list[Problem] = []
     given: dict[str, str] = {}
-    for qid, value in answers:
-        if qid in given:
-            raise InvalidInput(f"Question {qid!r} is answered twice.")
-        given[qid] = value
+    unknown: list[str] = []
+    for index, (qid, value) in enumerate(answers):
+        path = ("answers", index, "question_id")
+        if qid not in questions:
+            unknown.append(qid)
+            problems.append(Problem(path, f"unknown question {qid!r}", "unknown_question"))
+        elif qid in given:
+            problems.append(Problem(path, f"question {qid!r} is answered twice", "duplicate"))
+        else:
+            given[qid] = value
+            question = questions[qid]
+            options = [str(o) for o in question.get("options") or []]
+            single_choice = str(question.get("type", "")).lower() in SINGLE_CHOICE_TYPES
+            if options and single_choice and value not in options:
+                problems.append(
+                    Problem(
+                        ("answers", index, "value"), f"must be one of: {', '.join(options)}", "not_an_option"
+                    )
+                )
     missing = [q for qid, q in questions.items() if q.get("required") and not given.get(qid, "").strip()]
-    if missing:
-        names = ", ".join(f"{q.get('label') or q.get('id')} ({q.get('id')})" for q in missing)
-        raise InvalidInput(
-            f"Required question(s) not answered: {names}.",
-            problems=[
-                Problem(("answers",), (Field("question_id"), f" {q.get('id')!r} is required"))
-                for q in missing
-            ],
+    for question in missing:
+        label = question.get("label") or question.get("id")
+        problems.append(
+            Problem(
+                ("answers",), f"required question {label} ({question.get('id')}) is not answered", "required"
+            )
         )
-    for qid, value in given.items():
-        question = questions[qid]
-        options = [str(o) for o in question.get("options") or []]
-        if options and str(question.get("type", "")).lower() in SINGLE_CHOICE_TYPES and value not in options:
-            raise InvalidInput(f"The answer to {qid!r} must be one of: {', '.join(options)}.")
+    if problems:
+        if unknown:
+            known = ", ".join(questions) or "none"
+            message = f"Unknown question id(s): {', '.join(unknown)}; this event type asks: {known}."
+            raise InvalidInput(message, problems=problems)
+        raise InvalidInput.about(problems)
     return [{"questionId": qid, "label": questions[qid].get("label"), "value": v} for qid, v in given.items()]
 
 
-def _check_invitee(invitee: Invitee, guests: Sequence[str]) -> None:
-    accounts.check_timezone(invitee.timezone)
-    for email in [invitee.email, *guests]:
+def invitee_problems(invitee: Invitee, guests: Sequence[str]) -> list[Problem]:
+    """What is wrong with the invitee and guests, each naming its field."""
+    problems = []
+    if zone_named(invitee.timezone) is None:
+        message = f"unknown time zone {invitee.timezone!r}; use an IANA name such as Europe/Paris"
+        problems.append(Problem(("invitee", "timezone"), message, "invalid_time_zone"))
+    emails: list[tuple[FieldPath, str]] = [(("invitee", "email"), invitee.email)]
+    emails += [(("guests", index), guest) for index, guest in enumerate(guests)]
+    for path, email in emails:
         if not EMAIL_PATTERN.match(email):
-            raise InvalidInput(f"{email!r} is not an email address.")
+            problems.append(Problem(path, f"{email!r} is not an email address", "invalid_email"))
+    return problems
+
+
+def _check_invitee(invitee: Invitee, guests: Sequence[str]) -> None:
+    problems = invitee_problems(invitee, guests)
+    if problems:
+        raise InvalidInput.about(problems)
 
 
 def _location(event_type: EventType, location_input: str | None) -> dict[str, Any] | None:
@@ -301,10 +323,9 @@ def reschedule_booking(
 def confirm_booking(
     session: Session, settings: Settings, owner_id: str, booking_id: str, now: datetime
 ) -> Booking:
-    """pending -> active (idempotent for an active booking)."""
+    """pending -> active. Confirming a booking that is not pending (already active, or ended) is a
+    Conflict, as declining one is: the request does not apply to it."""
     booking = _require_booking(session, owner_id, booking_id, lock=True)
-    if booking.status == ACTIVE:
-        return booking
     if booking.status != PENDING:
         raise Conflict(f"Only a pending booking can be confirmed; this one is {booking.status}.")
     booking.status, booking.confirmed_at = ACTIVE, now
@@ -336,10 +357,16 @@ def decline_booking(
 
 
 def set_no_show(session: Session, owner_id: str, booking_id: str, no_show: bool, now: datetime) -> Booking:
-    """Mark (or unmark) the invitee as a no-show; only for active bookings. The VEVENT is unchanged."""
+    """Mark (or unmark) the invitee as a no-show; only for active bookings that have started (nobody can
+    have failed to come yet before). The VEVENT is unchanged."""
     booking = _require_booking(session, owner_id, booking_id, lock=True)
     if booking.status != ACTIVE:
         raise Conflict(f"Only an active booking can be marked as a no-show; this one is {booking.status}.")
+    if booking.start_at > now:
+        raise Conflict(
+            "A booking that has not started cannot be marked as a no-show; it starts at"
+            f" {booking.start_at.isoformat(timespec='minutes')}."
+        )
     if booking.no_show != no_show:
         booking.no_show, booking.updated_at = no_show, now
     return booking

@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from caldee_dav.errors import Problem
 from caldee_dav.scheduling.editing import Problems, check_name
 
 KINDS = ("one_on_one", "round_robin", "collective")
@@ -253,3 +254,10 @@ def check_fields(given: dict[str, Any], creating: bool, problems: Problems) -> d
         ):
             problems.add([field], "must be a list of strings", "invalid")
     return values
+
+
+def field_problems(given: dict[str, Any], creating: bool) -> list[Problem]:
+    """Every problem ``check_fields`` finds in ``given`` (an edge reports them with its own)."""
+    problems = Problems()
+    check_fields(given, creating, problems)
+    return problems.problems

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caldee_dav.errors import Conflict, InvalidInput
+from caldee_dav.errors import Conflict, InvalidInput, Problem
 from caldee_dav.models import Booking, EventType, Schedule, User
 from caldee_dav.scheduling import busy, teams
 from caldee_dav.scheduling.availability import WeeklySchedule, open_intervals
@@ -54,13 +54,22 @@ def offered_durations(event_type: EventType) -> list[int]:
     return [int(d) for d in (event_type.durations_min or [])] or [DEFAULT_DURATION_MIN]
 
 
+class DurationNotOffered(InvalidInput):
+    """A duration the event type does not offer (about ``duration_min``; an edge may name it otherwise)."""
+
+    def __init__(self, duration: int, offered: list[int]) -> None:
+        listed = ", ".join(str(d) for d in offered)
+        message = f"This event type does not offer {duration} minutes; it offers: {listed}."
+        super().__init__(message, problems=[Problem(("duration_min",), message, "duration_not_offered")])
+        self.duration, self.offered = duration, offered
+
+
 def choose_duration(event_type: EventType, duration: int | None) -> int:
     offered = offered_durations(event_type)
     if duration is None:
         return offered[0]
     if duration not in offered:
-        listed = ", ".join(str(d) for d in offered)
-        raise InvalidInput(f"This event type does not offer {duration} minutes; it offers: {listed}.")
+        raise DurationNotOffered(duration, offered)
     return duration
 
 
@@ -232,6 +241,70 @@ class RangeTooLong(InvalidInput):
         self.start, self.end = start, end
 
 
+@dataclass(frozen=True)
+class EmptyReason:
+    """Why a range offers no slot whatever the calendars hold: it lies wholly outside the bookable range."""
+
+    code: str  # "window-in-the-past", "before-minimum-notice", "outside-booking-window"
+    message: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The slots starting in a range, and when there can be none there, why."""
+
+    slots: list[Slot]
+    empty_reason: EmptyReason | None = None
+
+
+def empty_reason(event_type: EventType, start: datetime, end: datetime, now: datetime) -> EmptyReason | None:
+    """Why no slot can start in [start, end) whatever the calendars hold, or None when some might."""
+    notice = timedelta(minutes=event_type.minimum_notice_min or 0)
+    if end <= now:
+        return EmptyReason("window-in-the-past", "The range lies wholly in the past.")
+    if end <= now + notice:
+        minutes = int(notice.total_seconds() // 60)
+        return EmptyReason(
+            "before-minimum-notice",
+            f"The range ends before the minimum notice of {minutes} minutes from now allows a booking"
+            f" (the first bookable start is {(now + notice).isoformat(timespec='minutes')}).",
+        )
+    window = event_type.booking_window_days
+    if window is not None and start >= now + timedelta(days=window):
+        return EmptyReason(
+            "outside-booking-window",
+            f"The range starts after the booking window: this event type takes bookings up to {window}"
+            f" days ahead (until {(now + timedelta(days=window)).isoformat(timespec='minutes')}).",
+        )
+    return None
+
+
+def check_range(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise EmptyRange(start, end)
+    if end - start > MAX_RANGE:
+        raise RangeTooLong(start, end)
+
+
+def offer(
+    session: Session,
+    event_type: EventType,
+    start: datetime,
+    end: datetime,
+    duration_min: int | None,
+    now: datetime,
+) -> Offer:
+    """The slots ``event_type`` offers starting in [start, end), and why there are none when the range
+    lies outside the bookable range. An inactive event type is a Conflict (409)."""
+    check_range(start, end)
+    require_active(event_type)
+    duration = choose_duration(event_type, duration_min)
+    reason = empty_reason(event_type, start, end, now)
+    if reason is not None:
+        return Offer([], reason)
+    return Offer(list_slots(session, load_context(session, event_type), duration, start, end, now))
+
+
 def availability(
     session: Session,
     owner_id: str,
@@ -240,14 +313,9 @@ def availability(
     end: datetime,
     duration_min: int | None,
     now: datetime,
-) -> list[Slot]:
+) -> Offer:
     """GET /availability: slots starting in [start, end). An inactive event type is a Conflict (409),
     the same answer POST /bookings gives, rather than a silently empty list."""
-    if end <= start:
-        raise EmptyRange(start, end)
-    if end - start > MAX_RANGE:
-        raise RangeTooLong(start, end)
+    check_range(start, end)
     event_type = get_event_type(session, owner_id, event_type_id)
-    require_active(event_type)
-    duration = choose_duration(event_type, duration_min)
-    return list_slots(session, load_context(session, event_type), duration, start, end, now)
+    return offer(session, event_type, start, end, duration_min, now)

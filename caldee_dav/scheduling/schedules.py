@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from caldee_dav import clock
-from caldee_dav.errors import Field, NotFound
+from caldee_dav.errors import Field, NotFound, Problem
 from caldee_dav.models import EventType, Schedule
 from caldee_dav.scheduling.editing import (
     UNSET,
@@ -236,6 +236,13 @@ def _checked(changes: ScheduleChanges, problems: Problems) -> dict[str, Any]:
     if "date_overrides" in given:
         values["date_overrides"] = normalize_date_overrides(problems, given["date_overrides"])
     return values
+
+
+def field_problems(changes: ScheduleChanges) -> list[Problem]:
+    """Every problem the checks of the given fields find (an edge reports them with its own)."""
+    problems = Problems()
+    _checked(changes, problems)
+    return problems.problems
 
 
 def _make_default(session: Session, schedule: Schedule) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from caldee_dav.errors import Conflict, Field, InvalidInput
+from caldee_dav.errors import Conflict, Field, InvalidInput, Problem
 from caldee_dav.scheduling.availability import Interval, intersect, merge
 
 ONE_ON_ONE, ROUND_ROBIN, COLLECTIVE = "one_on_one", "round_robin", "collective"
@@ -168,6 +168,10 @@ def offered_slots(
     return [Slot(s, s + rules.duration, tuple(free_hosts[s])) for s in sorted(free_hosts)]
 
 
+def _refused_start(message: str, code: str) -> InvalidInput:
+    return InvalidInput.about([Problem(START.path, message, code)])
+
+
 def require_slot(
     kind: str, hosts: Sequence[HostTime], rules: SlotRules, start: datetime, now: datetime
 ) -> Slot:
@@ -175,26 +179,22 @@ def require_slot(
     that can never be booked (past, too soon, beyond the window, not a slot start), Conflict (409) for
     one taken by busy time or the per-day cap."""
     if start < now:
-        raise InvalidInput(("`", START, "` is in the past."))
+        raise _refused_start("is in the past", "in_past")
     if start < now + rules.minimum_notice:
         minutes = int(rules.minimum_notice.total_seconds() // 60)
-        raise InvalidInput(("`", START, f"` is too soon: this event type needs {minutes} minutes of notice."))
+        raise _refused_start(f"is too soon: this event type needs {minutes} minutes of notice", "too_soon")
     if rules.booking_window is not None and start >= now + rules.booking_window:
-        raise InvalidInput(
-            ("`", START, f"` is beyond the booking window of {rules.booking_window.days} days from now.")
-        )
+        days = rules.booking_window.days
+        raise _refused_start(f"is beyond the booking window of {days} days from now", "beyond_window")
     probe_end = start + timedelta(seconds=1)
     open_rules = SlotRules(duration=rules.duration, interval=rules.interval)
     plain_hosts = [HostTime(h.host_id, h.timezone, h.open) for h in hosts]
     if not any(s.start == start for s in offered_slots(kind, plain_hosts, open_rules, start, probe_end, now)):
         minutes = int(rules.interval.total_seconds() // 60)
-        raise InvalidInput(
-            (
-                "`",
-                START,
-                "` is not a slot of this event type: it is outside the available hours or not aligned"
-                f" to the {minutes}-minute slot interval.",
-            )
+        raise _refused_start(
+            "is not a slot of this event type: it is outside the available hours or not aligned"
+            f" to the {minutes}-minute slot interval",
+            "not_a_slot",
         )
     for slot in offered_slots(kind, hosts, rules, start, probe_end, now):
         if slot.start == start:
