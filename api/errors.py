@@ -21,6 +21,7 @@ from caldee_dav.errors import (
     PreconditionFailed,
     Problem,
     Text,
+    TooManyRequests,
     Unauthorized,
     render,
 )
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[CaledeeError], int] = {
     AlreadyExists: 409,
     Conflict: 409,
     PreconditionFailed: 412,
+    TooManyRequests: 429,
 }
 
 
@@ -90,6 +92,8 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(status, exc.title, json_text(exc.text), details)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="caledee"'
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(ValidationError)

@@ -3,14 +3,19 @@ gunicorn (N pre-forked worker processes, each with a thread pool)."""
 
 from __future__ import annotations
 
+import errno
+import socket
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import create_app
 from caldee_dav import clock
+from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
 
@@ -18,9 +23,29 @@ from caldee_dav.dav.app import create_dav_app
 def wsgi_app(settings: Settings) -> Flask:
     """Everything one worker serves: REST, booking pages and health at /, CalDAV at /dav."""
     clock.install(clock.Clock.moved_by_days(settings.clock_offset_days))
-    app = create_app(settings)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": create_dav_app(settings)})  # type: ignore[method-assign]
+    # One set of failed-login counters for REST and CalDAV: a guesser cannot switch between them.
+    throttle = LoginThrottle.for_settings(settings)
+    app = create_app(settings, throttle)
+    dav = create_dav_app(settings, throttle)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": dav})  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # The client address (REMOTE_ADDR, which the login throttle counts by) from the proxies'
+        # X-Forwarded-For; only when configured, since any client can send that header.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     return app
+
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+def data_dir(settings: Settings) -> Path:
+    """Where the server keeps its files: the SQLite database's folder, else ./var."""
+    prefix = "sqlite:///"
+    if settings.database_url.startswith(prefix):
+        path = settings.database_url[len(prefix) :].partition("?")[0]
+        if path and path != ":memory:":
+            return Path(path).parent.resolve()
+    return DEFAULT_DATA_DIR.resolve()
 
 
 class CaledeeServer(BaseApplication):  # type: ignore[misc]
@@ -40,6 +65,8 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": 5,
             # Each worker builds its own app (and engine) after the fork: no shared connections.
             "preload_app": False,
+            # gunicorn's control socket (for gunicornc) by the data, not in the user's home directory.
+            "control_socket": str(data_dir(self.settings) / "gunicorn.ctl"),
         }
         for key, value in options.items():
             if value is not None:
@@ -47,6 +74,25 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
 
     def load(self):  # type: ignore[no-untyped-def]
         return wsgi_app(self.settings)
+
+
+def port_unavailable(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host``:``port`` ("in use", ...), or None when it can. Binds
+    as gunicorn does (SO_REUSEADDR: a port left in TIME_WAIT is free) and lets go at once."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+    return None
 
 
 def serve(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,10 +14,14 @@ from radicale import Application
 from radicale import config as radicale_config
 from radicale.item import filter as radicale_filter
 
+from caldee_dav import db
+from caldee_dav.calendars.logins import LoginChecker
+from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.collection import expand_window
 from caldee_dav.dav.credentials import basic_credentials
 from caldee_dav.dav.fast import FastDav
+from caldee_dav.dav.login_guard import LoginGuard
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 FREE_BUSY_QUERY = f"{{{CALDAV_NS}}}free-busy-query"
@@ -51,10 +56,30 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     return configuration
 
 
-def create_dav_app(settings: Settings) -> WSGIApp:
+class WarningsWithoutTraceback(logging.Filter):
+    """Radicale logs a client's mistake (a PUT of garbage, a bad sync token) as a warning with the
+    parser's traceback attached; below debug level the warning's one line says enough. (Radicale's own
+    server installs a similar filter; under gunicorn nothing does.) Errors keep their tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.WARNING:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def create_dav_app(settings: Settings, login_throttle: LoginThrottle | None = None) -> WSGIApp:
+    """``login_throttle``: the failed-login counters, shared with the REST app of the same process."""
+    if settings.log_level != "debug":
+        radicale_log = logging.getLogger("radicale")
+        if not any(isinstance(f, WarningsWithoutTraceback) for f in radicale_log.filters):
+            radicale_log.addFilter(WarningsWithoutTraceback())
     radicale = Application(radicale_configuration(settings))
     fast = FastDav(settings) if settings.dav_fast_path else None
-    return DavRequestGuard(radicale, settings.max_resource_size, fast)
+    if login_throttle is None:
+        login_throttle = LoginThrottle.for_settings(settings)
+    logins = LoginChecker(db.engine_for(settings.database_url))
+    return LoginGuard(DavRequestGuard(radicale, settings.max_resource_size, fast), logins, login_throttle)
 
 
 XML_METHODS = {"PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL"}
