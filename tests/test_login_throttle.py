@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -159,9 +158,7 @@ def test_caldav_token_without_the_caldav_scope_is_told_which_scope_it_lacks(
     assert propfind(client, throttled_server, account.slug, account.password).status_code == 207
 
 
-def test_a_garbage_put_logs_one_warning_line(
-    throttled_server: LiveServer, user: Account, tmp_path: Path
-) -> None:
+def test_a_garbage_put_logs_one_warning_line(throttled_server: LiveServer, user: Account) -> None:
     """Item 17: a client's mistake is a warning line in the log, not an error with a traceback."""
     client = client_at("127.0.0.61")
     before = len(throttled_server.log().splitlines())
