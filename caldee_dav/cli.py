@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -89,8 +91,6 @@ Try
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from caldee_dav.server import port_unavailable, serve
-
     # Before anything else: gunicorn would retry for five seconds, logging ten lines, then fail.
     reason = port_unavailable(settings.host, settings.port)
     if reason is not None:
@@ -103,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Workers are forked from this process: they must not inherit its pooled connections.
     engine.dispose()
     db.engine_for.cache_clear()
+    from caldee_dav.server import serve
 
     print(f"Caledee listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)
     print(f"  CalDAV   {settings.public_url}/dav/", flush=True)
@@ -110,6 +111,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Health   {settings.public_url}/health", flush=True)
     serve(settings)
     return 0
+
+
+def port_unavailable(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host``:``port`` ("in use", ...), or None when it can. Binds
+    as gunicorn does (SO_REUSEADDR: a port left in TIME_WAIT is free) and lets go at once."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+    return None
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:

@@ -3,8 +3,6 @@ gunicorn (N pre-forked worker processes, each with a thread pool)."""
 
 from __future__ import annotations
 
-import errno
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -74,25 +72,6 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
 
     def load(self):  # type: ignore[no-untyped-def]
         return wsgi_app(self.settings)
-
-
-def port_unavailable(host: str, port: int) -> str | None:
-    """Why the server could not listen on ``host``:``port`` ("in use", ...), or None when it can. Binds
-    as gunicorn does (SO_REUSEADDR: a port left in TIME_WAIT is free) and lets go at once."""
-    if port == 0:
-        return None
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        return f"unknown host: {exc.strerror}"
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            return "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-    return None
 
 
 def serve(settings: Settings) -> None:
