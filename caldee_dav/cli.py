@@ -167,8 +167,11 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 def cmd_user_set_password(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    engine = _engine(settings)
+    with db.read_unit(engine) as session:
+        accounts.require_user(session, args.user)  # a typo is told before the password is typed
     password = _read_password(args.stdin)
-    with db.write_unit(_engine(settings)) as session:
+    with db.write_unit(engine) as session:
         user = accounts.require_user(session, args.user)
         accounts.set_password(session, user, password)
         print(f"Password of {user.slug} changed.")
