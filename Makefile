@@ -1,10 +1,10 @@
-# The README's two commands: `make run` and `make test`. Both create .venv on first use.
+# The README's two commands: `make run` and `make test` (and `make stop`). They create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench litmus clean
+.PHONY: run stop test lint bench litmus clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/caledee init --demo
 	$(BIN)/caledee serve
+
+# Stops the server `make run` started (from another terminal), through gunicorn's control socket.
+stop: $(STAMP)
+	$(BIN)/gunicornc -s var/gunicorn.ctl -c shutdown
 
 # The suite runs twice: as it is, then with the clock two years ahead (CALEDEE_TEST_CLOCK_OFFSET_DAYS
 # moves it in the test process and in every server and CLI process the tests start). A test that

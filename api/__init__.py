@@ -15,6 +15,7 @@ from api import schedules as schedules_api
 from api import teams as teams_api
 from api.context import EXTENSION, Caledee
 from caldee_dav import db
+from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings, load_settings
 
 API_PREFIX = "/api/v2"
@@ -30,12 +31,17 @@ API_BLUEPRINTS = [
 ]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, login_throttle: LoginThrottle | None = None) -> Flask:
+    """``login_throttle``: the failed-login counters, shared with the CalDAV app of the same process."""
     settings = settings or load_settings()
+    if login_throttle is None:
+        login_throttle = LoginThrottle.for_settings(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_resource_size
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = Caledee(settings=settings, engine=db.engine_for(settings.database_url))
+    app.extensions[EXTENSION] = Caledee(
+        settings=settings, engine=db.engine_for(settings.database_url), login_throttle=login_throttle
+    )
     errors.register_error_handlers(app)
     app.register_blueprint(site.bp)
     for blueprint in API_BLUEPRINTS:

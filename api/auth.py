@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from api.context import read_unit, shared_reads, write_unit
+from api.context import caledee, read_unit, shared_reads, write_unit
 from caldee_dav.calendars import accounts
 from caldee_dav.errors import Forbidden, Unauthorized
 
@@ -29,11 +29,18 @@ def authenticate_request(*scopes: str) -> str:
     The check is a read unit, which the view's read units share (``shared_reads``): a write unit (BEGIN
     IMMEDIATE on SQLite) would queue every request behind the writers. Use is recorded at most once a
     minute, in a write unit of its own.
+
+    An address past its failed logins gets 429 before its token is looked at (``LoginThrottle``); the
+    address is the connection's (REMOTE_ADDR): behind a proxy, the operator sets forwarded headers up.
     """
+    throttle = caledee().login_throttle
+    address = request.remote_addr or ""
+    throttle.check(address)
     secret = bearer_token()
     with read_unit() as session:
         token = accounts.find_token(session, secret)
         if token is None:
+            throttle.record_failure(address)
             raise Unauthorized("The access token is invalid, revoked or expired.")
         missing = [s for s in scopes if s not in (token.scopes or [])]
         if missing:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from flask import current_app, g
 
 from caldee_dav import clock, db
+from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ EXTENSION = "caledee"
 class Caledee:
     settings: Settings
     engine: Engine
+    login_throttle: LoginThrottle
     now: Callable[[], datetime] = field(default=clock.now)
 
 

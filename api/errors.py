@@ -22,6 +22,7 @@ from caldee_dav.errors import (
     PreconditionFailed,
     Problem,
     Text,
+    TooManyRequests,
     Unauthorized,
     WorkLimitExceeded,
     render,
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: dict[type[CaledeeError], int] = {
     AlreadyExists: 409,
     Conflict: 409,
     PreconditionFailed: 412,
+    TooManyRequests: 429,
     WorkLimitExceeded: 422,
 }
 
@@ -94,6 +96,8 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(status, exc.title, message, details)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="caledee"'
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(ValidationError)

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import getpass
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from caldee_dav import clock, db
-from caldee_dav.calendars import accounts
+from caldee_dav.calendars import accounts, throttle
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
 from caldee_dav.schema import migrate
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_SLUG = "demo"
+DEMO_TOKEN_NAME = "demo"
+
+
+class CommandError(Exception):
+    """A command cannot go on: its message is printed as one line on stderr, exit status 2."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -55,15 +64,22 @@ def cmd_init(args: argparse.Namespace) -> int:
                 display_name="Demo User",
             )
             accounts.create_calendar(session, user, name="Demo calendar", slug="calendar")
-        token = accounts.create_token(session, user, name="demo")
+        # The secret of the earlier demo token cannot be shown again: replace it rather than pile up
+        # one more live token per run.
+        replaced = accounts.revoke_tokens_named(session, user, DEMO_TOKEN_NAME)
+        token = accounts.create_token(session, user, name=DEMO_TOKEN_NAME)
     url = settings.public_url
+    if replaced:
+        token_note = "new: the demo token printed before is revoked"
+    else:
+        token_note = "shown once"
     print(
         f"""
 Caledee demo account
   CalDAV URL   {url}/dav/            (or just {url}/ : discovery via /.well-known/caldav)
   User         {DEMO_SLUG}  (or {DEMO_EMAIL})
   Password     {password or "(unchanged since the first `make run`; use the token below)"}
-  API token    {token.secret}   (shown once; also works as the CalDAV password)
+  API token    {token.secret}   ({token_note}; also works as the CalDAV password)
 
 Try
   curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/me
@@ -75,6 +91,14 @@ Try
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    # Before anything else: gunicorn would retry for five seconds, logging ten lines, then fail.
+    reason = port_unavailable(settings.host, settings.port)
+    if reason is not None:
+        raise CommandError(
+            f"cannot listen on {settings.host} port {settings.port} ({reason}); choose another port with"
+            f" --port or CALEDEE_PORT"
+        )
+    throttle.open_storage(settings.rate_limit_storage_url)  # a bad storage stops the start, not each request
     engine = _engine(settings)
     # Workers are forked from this process: they must not inherit its pooled connections.
     engine.dispose()
@@ -87,6 +111,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Health   {settings.public_url}/health", flush=True)
     serve(settings)
     return 0
+
+
+def port_unavailable(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host``:``port`` ("in use", ...), or None when it can. Binds
+    as gunicorn does (SO_REUSEADDR: a port left in TIME_WAIT is free) and lets go at once."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+    return None
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
@@ -104,6 +147,54 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with db.read_unit(_engine(settings)) as session:
+        rows = [
+            [
+                user.slug,
+                user.email,
+                user.display_name or "",
+                user.timezone,
+                "yes" if user.password_hash else "no",
+                _stamp(user.created_at),
+            ]
+            for user in accounts.list_users(session)
+        ]
+    _print_table(["SLUG", "EMAIL", "NAME", "TIME ZONE", "PASSWORD", "CREATED"], rows, empty="No users.")
+    return 0
+
+
+def cmd_user_set_password(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = _engine(settings)
+    with db.read_unit(engine) as session:
+        accounts.require_user(session, args.user)  # a typo is told before the password is typed
+    password = _read_password(args.stdin)
+    with db.write_unit(engine) as session:
+        user = accounts.require_user(session, args.user)
+        accounts.set_password(session, user, password)
+        print(f"Password of {user.slug} changed.")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password, from one line of standard input or typed twice at a prompt: never from the
+    command line, where other users' `ps` and the shell's history would see it."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for the password on; pipe it in with --stdin")
+    try:
+        password = getpass.getpass("New password: ")
+        again = getpass.getpass("Repeat it: ")
+    except (EOFError, KeyboardInterrupt):
+        raise CommandError("password not changed") from None
+    if password != again:
+        raise CommandError("the two passwords differ; password not changed")
+    return password
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with db.write_unit(_engine(settings)) as session:
@@ -114,6 +205,54 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     print(token.secret)
     print(f"Token {token.id} for {user.slug}: scopes {' '.join(token.scopes)}; shown once.", file=sys.stderr)
     return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with db.read_unit(_engine(settings)) as session:
+        user = accounts.require_user(session, args.user) if args.user else None
+        tokens = accounts.list_tokens(session, user, include_inactive=args.all)
+        rows = [
+            [
+                token.id,
+                token.user_slug,
+                token.name,
+                _scopes(token.scopes),
+                _stamp(token.created_at),
+                _stamp(token.expires_at, "never"),
+                _stamp(token.last_used_at, "never"),
+                token.state,
+            ]
+            for token in tokens
+        ]
+    header = ["ID", "USER", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "STATE"]
+    _print_table(header, rows, empty="No tokens." if args.all else "No live tokens (--all lists every one).")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with db.write_unit(_engine(settings)) as session:
+        revoked = accounts.revoke_token(session, args.id)
+    print(f"Revoked token {args.id}." if revoked else f"Token {args.id} was already revoked.")
+    return 0
+
+
+def _scopes(scopes: list[str]) -> str:
+    return "all" if set(scopes) >= set(accounts.ALL_SCOPES) else ",".join(scopes)
+
+
+def _stamp(moment: datetime | None, missing: str = "") -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else missing
+
+
+def _print_table(header: list[str], rows: list[list[str]], *, empty: str) -> None:
+    if not rows:
+        print(empty)
+        return
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def cmd_calendar_create(args: argparse.Namespace) -> int:
@@ -150,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument("--timezone")
     user_create.add_argument("--name")
     user_create.set_defaults(handler=cmd_user_create)
+    user_list = user.add_parser("list", help="list users")
+    user_list.set_defaults(handler=cmd_user_list)
+    user_password = user.add_parser(
+        "set-password", help="set a user's password (asked twice at a prompt, or one line on stdin)"
+    )
+    user_password.add_argument("user", help="slug or email")
+    user_password.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    user_password.set_defaults(handler=cmd_user_set_password)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
@@ -162,6 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--expires-days", type=int, help=f"1 to {accounts.MAX_TOKEN_DAYS}; default: the token never expires"
     )
     token_create.set_defaults(handler=cmd_token_create)
+    token_list = token.add_parser("list", help="list tokens (never their secrets)")
+    token_list.add_argument("--user", help="only this user's (slug or email)")
+    token_list.add_argument("--all", action="store_true", help="also revoked and expired tokens")
+    token_list.set_defaults(handler=cmd_token_list)
+    token_revoke = token.add_parser("revoke", help="revoke a token by its id (see `token list`)")
+    token_revoke.add_argument("id")
+    token_revoke.set_defaults(handler=cmd_token_revoke)
 
     calendar = commands.add_parser("calendar", help="manage calendars").add_subparsers(
         dest="action", required=True
@@ -181,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (ConfigError, CaledeeError) as exc:
+    except (ConfigError, CaledeeError, CommandError) as exc:
         print(f"caledee: {exc}", file=sys.stderr)
         return 2
 

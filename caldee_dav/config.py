@@ -16,6 +16,8 @@ from caldee_dav.zones import zone_named
 
 ENV_PREFIX = "CALEDEE_"
 DEFAULT_CONFIG_FILE = "config/caledee.toml"
+# Storages of the `limits` library that Caledee supports (Redis needs the `redis` extra).
+RATE_LIMIT_STORAGE_SCHEMES = {"memory", "redis", "rediss", "redis+sentinel", "redis+cluster"}
 
 
 class ConfigError(Exception):
@@ -67,6 +69,25 @@ class Settings(BaseModel):
     dav_fast_path: bool = Field(
         True, description="Answer common CalDAV requests (queries, listings, PUT) straight from the store."
     )
+    login_failure_limit: int = Field(
+        20,
+        ge=0,
+        le=1_000_000,
+        description="Failed logins (REST or CalDAV) one client address may make per window; 0: no limit.",
+    )
+    login_failure_window_seconds: int = Field(
+        60, ge=1, le=86_400, description="The window over which failed logins are counted, in seconds."
+    )
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front whose X-Forwarded-For gives the client address; 0: none.",
+    )
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="Where failed logins are counted: memory:// (each server process) or redis://host/db.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -88,6 +109,14 @@ class Settings(BaseModel):
     def _supported_database(cls, value: str) -> str:
         if not (value.startswith("sqlite:") or value.startswith("postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if not value.partition("://")[1] or scheme not in RATE_LIMIT_STORAGE_SCHEMES:
+            raise ValueError("must be memory:// or a redis:// (rediss://, redis+sentinel://) URL")
         return value
 
     @property

@@ -103,6 +103,16 @@ class Forbidden(CaledeeError):
     title = "Forbidden"
 
 
+class TooManyRequests(CaledeeError):
+    """The caller is refused for a while (too many failed logins); ``retry_after`` is in seconds."""
+
+    title = "Too Many Requests"
+
+    def __init__(self, message: Text, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class WorkLimitExceeded(CaledeeError):
     """Answering would take more work than a request may do (a stored series too costly to expand)."""
 

@@ -3,15 +3,18 @@ gunicorn (N pre-forked worker processes, each with a thread pool)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import create_app
 from api.worker import JsonErrorWorker
 from caldee_dav import clock
+from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
 
@@ -19,9 +22,29 @@ from caldee_dav.dav.app import create_dav_app
 def wsgi_app(settings: Settings) -> Flask:
     """Everything one worker serves: REST, booking pages and health at /, CalDAV at /dav."""
     clock.install(clock.Clock.moved_by_days(settings.clock_offset_days))
-    app = create_app(settings)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": create_dav_app(settings)})  # type: ignore[method-assign]
+    # One set of failed-login counters for REST and CalDAV: a guesser cannot switch between them.
+    throttle = LoginThrottle.for_settings(settings)
+    app = create_app(settings, throttle)
+    dav = create_dav_app(settings, throttle)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/dav": dav})  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # The client address (REMOTE_ADDR, which the login throttle counts by) from the proxies'
+        # X-Forwarded-For; only when configured, since any client can send that header.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     return app
+
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+def data_dir(settings: Settings) -> Path:
+    """Where the server keeps its files: the SQLite database's folder, else ./var."""
+    prefix = "sqlite:///"
+    if settings.database_url.startswith(prefix):
+        path = settings.database_url[len(prefix) :].partition("?")[0]
+        if path and path != ":memory:":
+            return Path(path).parent.resolve()
+    return DEFAULT_DATA_DIR.resolve()
 
 
 class CaledeeServer(BaseApplication):  # type: ignore[misc]
@@ -41,6 +64,8 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": 5,
             # Each worker builds its own app (and engine) after the fork: no shared connections.
             "preload_app": False,
+            # gunicorn's control socket (for gunicornc) by the data, not in the user's home directory.
+            "control_socket": str(data_dir(self.settings) / "gunicorn.ctl"),
         }
         for key, value in options.items():
             if value is not None:

@@ -149,6 +149,9 @@ def start_server(
             "CALEDEE_LOG_LEVEL": "warning",
             "CALEDEE_CONFIG": str(log_dir / "absent.toml"),
             "CALEDEE_MAX_RESOURCE_SIZE": str(TEST_MAX_RESOURCE_SIZE),
+            # Tests share a server and one loopback address, and some log in wrongly on purpose: a
+            # limit no module reaches (tests/test_login_throttle.py sets a small one).
+            "CALEDEE_LOGIN_FAILURE_LIMIT": "1000",
             **clock_env(),
         }
     )

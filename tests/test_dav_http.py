@@ -143,7 +143,8 @@ def test_token_login_needs_a_live_token_with_the_caldav_scope(
     live_server: LiveServer, account: Account
 ) -> None:
     """A token is an app password only while it is live and holds ``caldav``; the fast path and
-    Radicale's own path refuse alike (PROPFIND Depth 1 and PUT are answered by the fast path)."""
+    Radicale's own path refuse alike (PROPFIND Depth 1 and PUT are answered by the fast path): 401 for
+    a token that is no longer live, 403 naming the scope for a live token without ``caldav``."""
     api_only = create_account(live_server.database_url, scopes=["read:bookings"])
     with db.write_unit(db.engine_for(live_server.database_url)) as session:
         revoked = accounts.create_token(session, accounts.require_user(session, account.slug), name="old")
@@ -153,18 +154,18 @@ def test_token_login_needs_a_live_token_with_the_caldav_scope(
         token = session.scalars(select(ApiToken).where(ApiToken.id == expired.id)).one()
         token.expires_at = clock.now() - timedelta(seconds=1)
     refused = [
-        (api_only, (api_only.slug, api_only.token)),
-        (account, (account.slug, revoked.secret)),
-        (account, (account.email, expired.secret)),
+        (api_only, (api_only.slug, api_only.token), 403),
+        (account, (account.slug, revoked.secret), 401),
+        (account, (account.email, expired.secret), 401),
     ]
-    for owner, auth in refused:
+    for owner, auth, status in refused:
         url = calendar_url(live_server, owner)
         listing = requests.request("PROPFIND", url, auth=auth, headers={"Depth": "1"}, timeout=10)
         written = requests.put(
             url + "x.ics", data=EVENT.format(uid="x", summary="X"), auth=auth, headers=ICS, timeout=10
         )
         whole = requests.get(url, auth=auth, timeout=10)
-        assert (listing.status_code, written.status_code, whole.status_code) == (401, 401, 401), auth[0]
+        assert (listing.status_code, written.status_code, whole.status_code) == (status,) * 3, auth[0]
     assert stored_hrefs(live_server, api_only) == []
     assert stored_hrefs(live_server, account) == []
     # The same user's live token (all scopes) logs in by slug or by email.

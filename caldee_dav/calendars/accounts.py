@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, Row, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -127,6 +127,20 @@ def require_user(session: Session, login: str) -> User:
     return user
 
 
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.slug)))
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Replace ``user``'s password (a server may still accept the old one for the 30 s it remembers a
+    login, see ``calendars.logins``)."""
+    if not password:
+        raise InvalidInput("the password is empty")
+    if password != password.strip():
+        raise InvalidInput("the password starts or ends with white space")
+    user.password_hash = generate_password_hash(password)
+
+
 def check_password(user: User, password: str) -> bool:
     return bool(user.password_hash) and check_password_hash(user.password_hash or "", password)
 
@@ -165,6 +179,76 @@ def create_token(
     session.add(token)
     session.flush()
     return IssuedToken(token.id, secret, name, chosen, expires_at)
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    """What may be shown of a token: everything but its secret."""
+
+    id: str
+    user_slug: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= clock.now():
+            return "expired"
+        return "active"
+
+
+def list_tokens(
+    session: Session, user: User | None = None, *, include_inactive: bool = False
+) -> list[TokenSummary]:
+    """Tokens (of ``user``, or everyone's), oldest first; revoked and expired ones too with
+    ``include_inactive``."""
+    query = select(ApiToken, User.slug).join(User, ApiToken.user_id == User.id)
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    if not include_inactive:
+        query = query.where(*_live_token(clock.now()))
+    rows = session.execute(query.order_by(User.slug, ApiToken.created_at, ApiToken.id))
+    return [
+        TokenSummary(
+            token.id,
+            slug,
+            token.name,
+            list(token.scopes or ()),
+            token.created_at,
+            token.expires_at,
+            token.last_used_at,
+            token.revoked_at,
+        )
+        for token, slug in rows
+    ]
+
+
+def revoke_token(session: Session, token_id: str) -> bool:
+    """Revoke a token by its id; False when it was already revoked. It stops working at once: logins
+    check tokens on every request."""
+    token = session.get(ApiToken, token_id.strip())
+    if token is None:
+        raise NotFound(f"no token {token_id!r} (see `caledee token list --all`)")
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = clock.now()
+    return True
+
+
+def revoke_tokens_named(session: Session, user: User, name: str) -> int:
+    """Revoke ``user``'s live tokens called ``name``; how many were."""
+    live = _live_token(clock.now())
+    query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == name, *live)
+    tokens = list(session.scalars(query))
+    for token in tokens:
+        token.revoked_at = clock.now()
+    return len(tokens)
 
 
 def find_token(session: Session, secret: str) -> ApiToken | None:
@@ -217,12 +301,25 @@ CALDAV_SCOPE = "caldav"
 def caldav_token_owner(session: Session, login: str, secret: str) -> str | None:
     """The slug of ``login`` when ``secret`` is one of that user's live tokens with the ``caldav``
     scope. One query (a CalDAV client sends its token with every request)."""
-    login = login.strip()
-    params = {"token_hash": hash_token(secret), "slug": login, "email": login.lower(), "now": clock.now()}
-    row = session.execute(_TOKEN_OWNER, params).first()
+    row = _token_owner(session, login, secret)
     if row is None or CALDAV_SCOPE not in (row.scopes or ()):
         return None
     return row.slug
+
+
+def caldav_token_lacks_scope(session: Session, login: str, secret: str) -> bool:
+    """Whether ``secret`` is one of ``login``'s live tokens but without the ``caldav`` scope: the login
+    is refused, and the user is better told why than asked for credentials again."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return False
+    row = _token_owner(session, login, secret)
+    return row is not None and CALDAV_SCOPE not in (row.scopes or ())
+
+
+def _token_owner(session: Session, login: str, secret: str) -> Row[Any] | None:
+    login = login.strip()
+    params = {"token_hash": hash_token(secret), "slug": login, "email": login.lower(), "now": clock.now()}
+    return session.execute(_TOKEN_OWNER, params).first()
 
 
 # Built once: SQLAlchemy memoizes a statement's cache key, and this one runs on every CalDAV request.

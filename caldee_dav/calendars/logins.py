@@ -50,3 +50,12 @@ class LoginChecker:
                     self._recent.clear()
                 self._recent[key] = (slug, now + LOGIN_CACHE_SECONDS)
         return slug
+
+    def missing_scope(self, login: str, password: str) -> str | None:
+        """The scope a refused login lacks: ``caldav`` when ``password`` is one of ``login``'s live
+        tokens without it, else None (asked only after a refusal: one more query, never on success)."""
+        if not login or not password.startswith(accounts.TOKEN_PREFIX):
+            return None
+        with db.read_unit(self.engine) as session:
+            lacks = accounts.caldav_token_lacks_scope(session, login, password)
+        return accounts.CALDAV_SCOPE if lacks else None

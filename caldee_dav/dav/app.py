@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,11 +19,13 @@ from caldee_dav import clock, db, ical
 from caldee_dav.calendars import objects
 from caldee_dav.calendars.logins import LoginChecker
 from caldee_dav.calendars.objects import WriteLimits
+from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.collection import expand_window
 from caldee_dav.dav.credentials import basic_credentials
 from caldee_dav.dav.fast import FastDav
 from caldee_dav.dav.files import ALLOW, DAV_CLASSES, PlainFiles, Reply, plain
+from caldee_dav.dav.login_guard import LoginGuard
 from caldee_dav.dav.xml_body import XmlTooDeep, parse_xml
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
@@ -59,13 +62,34 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     return configuration
 
 
-def create_dav_app(settings: Settings) -> WSGIApp:
+class WarningsWithoutTraceback(logging.Filter):
+    """Radicale logs a client's mistake (a PUT of garbage, a bad sync token) as a warning with the
+    parser's traceback attached; below debug level the warning's one line says enough. (Radicale's own
+    server installs a similar filter; under gunicorn nothing does.) Errors keep their tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.WARNING:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def create_dav_app(settings: Settings, login_throttle: LoginThrottle | None = None) -> WSGIApp:
+    """``login_throttle``: the failed-login counters, shared with the REST app of the same process."""
+    if settings.log_level != "debug":
+        radicale_log = logging.getLogger("radicale")
+        if not any(isinstance(f, WarningsWithoutTraceback) for f in radicale_log.filters):
+            radicale_log.addFilter(WarningsWithoutTraceback())
     radicale = Application(radicale_configuration(settings))
     fast = FastDav(settings) if settings.dav_fast_path else None
+    if login_throttle is None:
+        login_throttle = LoginThrottle.for_settings(settings)
     engine = db.engine_for(settings.database_url)
-    files = PlainFiles(engine, LoginChecker(engine), settings.max_resource_size)
+    logins = LoginChecker(engine)
+    files = PlainFiles(engine, logins, settings.max_resource_size)
     limits = WriteLimits.from_settings(settings)
-    return DavRequestGuard(radicale, settings.max_resource_size, fast, files, limits)
+    guard = DavRequestGuard(radicale, settings.max_resource_size, fast, files, limits)
+    return LoginGuard(guard, logins, login_throttle)
 
 
 XML_METHODS = {"PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL"}
