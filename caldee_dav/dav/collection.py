@@ -4,6 +4,7 @@ through the write service (``caldee_dav.calendars.objects``)."""
 from __future__ import annotations
 
 import contextvars
+import errno
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -16,12 +17,14 @@ from sqlalchemy.orm import Session
 
 from caldee_dav import clock, ical, store
 from caldee_dav.calendars import objects
-from caldee_dav.calendars.objects import WriteLimits
+from caldee_dav.calendars.objects import NO_PRECONDITIONS, WriteLimits
+from caldee_dav.config import Settings
 from caldee_dav.dav.meta import collection_etag, collection_meta, fields_from_meta, http_date, last_modified
 from caldee_dav.dav.sync_tokens import parse_sync_token, sync_token
 from caldee_dav.dav.units import RequestUnits
 from caldee_dav.errors import CaledeeError
 from caldee_dav.models import CalendarObject, Collection
+from caldee_dav.scheduling import calendar_edits
 
 # Set by the REPORT middleware for calendar-query with <C:expand>: Radicale strips the time-range
 # from the filters it hands us in that case, and without it every object would be expanded.
@@ -31,10 +34,11 @@ expand_window: contextvars.ContextVar[tuple[int, int] | None] = contextvars.Cont
 
 
 class DavCollection(radicale_storage.BaseCollection):
-    def __init__(self, units: RequestUnits, limits: WriteLimits, row: Collection) -> None:
+    def __init__(self, units: RequestUnits, limits: WriteLimits, row: Collection, settings: Settings) -> None:
         self._units = units
         self._limits = limits
         self._row = row
+        self._settings = settings
 
     # --- identity and metadata ------------------------------------------------------------------
 
@@ -135,7 +139,13 @@ class DavCollection(radicale_storage.BaseCollection):
             now=clock.now(),
         )
         try:
-            written = objects.put_object(self._session, self._row, href, prepared)
+            written = calendar_edits.put_from_client(
+                self._session, self._settings, self._row, href, prepared, NO_PRECONDITIONS, clock.now()
+            )
+        except calendar_edits.BookingEditRefused as exc:
+            # Radicale answers 403 for a ValueError naming EPERM (its body is its own; the reason is
+            # logged), 400 for any other.
+            raise ValueError(f"[Errno {errno.EPERM}] {exc.message}") from exc
         except CaledeeError as exc:
             raise ValueError(exc.message) from exc  # Radicale answers a ValueError with 400
         if old is not None:
@@ -146,7 +156,9 @@ class DavCollection(radicale_storage.BaseCollection):
         if href is None:
             objects.delete_calendar(self._session, self._row)
             return
-        objects.delete_object(self._session, self._row, href)
+        calendar_edits.delete_from_client(
+            self._session, self._settings, self._row, href, NO_PRECONDITIONS, clock.now()
+        )
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         with self._units.reading() as session:

@@ -54,6 +54,7 @@ class Storage(radicale_storage.BaseStorage):
         clock.install(clock.Clock.moved_by_days(settings.clock_offset_days))
         self.units = RequestUnits(db.engine_for(settings.database_url))
         self.limits = WriteLimits.from_settings(settings)
+        self.settings = settings
 
     def current_session(self) -> Session:
         return self.units.current_session()
@@ -62,7 +63,7 @@ class Storage(radicale_storage.BaseStorage):
         return self.units.unit(mode)
 
     def _collection(self, row: Collection) -> DavCollection:
-        return DavCollection(self.units, self.limits, row)
+        return DavCollection(self.units, self.limits, row, self.settings)
 
     # --- discovery ------------------------------------------------------------------------------
 

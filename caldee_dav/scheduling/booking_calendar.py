@@ -31,6 +31,13 @@ def ical_uid(booking_id: str) -> str:
     return f"{booking_id}@caledee"
 
 
+def booking_id_of(uid: str) -> str | None:
+    """The id of the booking whose VEVENT has ``uid`` (the inverse of ``ical_uid``); None for a UID
+    no booking can have."""
+    booking_id, at, domain = uid.rpartition("@")
+    return booking_id if at and domain == "caledee" and booking_id else None
+
+
 def object_href(uid: str) -> str:
     return f"{uid}.ics"
 

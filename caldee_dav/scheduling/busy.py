@@ -1,6 +1,10 @@
 """Busy time of one host, from every event in their busy calendars (whatever wrote it: CalDAV, REST,
 mail) and from the bookings table.
 
+A booking is busy with its own event type's buffers around it, [start - buffer_before, end +
+buffer_after), whatever event type is asked for later: the buffers come with the booking rows, from
+one join. Its event in the calendars stays busy as it is (the bookings add the padding).
+
 Calendar events come from the occurrence index (opaque, not-cancelled instances, recurrences already
 expanded at write time). Objects whose instances in the window lie beyond the indexing horizon are
 expanded here, for the part after ``expanded_until`` only. Only objects overlapping the window are read.
@@ -30,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from caldee_dav import ical, store
 from caldee_dav.errors import WorkLimitExceeded
-from caldee_dav.models import Booking, BookingHost, CalendarObject, User
+from caldee_dav.models import Booking, BookingHost, CalendarObject, EventType, User
 from caldee_dav.scheduling.availability import Interval, merge
-from caldee_dav.scheduling.event_type_fields import MAX_DURATION_MIN
+from caldee_dav.scheduling.event_type_fields import INT_SETTINGS, MAX_DURATION_MIN
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ ALL_DAY_SLACK = timedelta(days=1)
 # Expanding one stored series beyond the indexing horizon, within one availability or booking
 # request. Stored rules are bounded when written (caldee_dav.ical.rules); this bounds the rest.
 READ_EXPANSION_SECONDS = 2.0
+# The widest buffer an event type may have: a booking this far outside a window can still reach into it.
+MAX_BUFFER = timedelta(minutes=max(INT_SETTINGS["buffer_before_min"][1], INT_SETTINGS["buffer_after_min"][1]))
 
 
 class BookedTime(NamedTuple):
@@ -50,6 +56,12 @@ class BookedTime(NamedTuple):
     start_at: datetime
     end_at: datetime
     event_type_id: str
+    # The buffers of the booking's event type, in minutes.
+    buffer_before_min: int
+    buffer_after_min: int
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclass
@@ -59,7 +71,11 @@ class HostBookings:
     bookings: list[BookedTime]
 
     def intervals(self) -> list[Interval]:
-        return [Interval(b.start_at, b.end_at) for b in self.bookings]
+        """Each booking's busy time: its own event type's buffers around it."""
+        return [
+            Interval(b.start_at - b.buffer_before_min * _MINUTE, b.end_at + b.buffer_after_min * _MINUTE)
+            for b in self.bookings
+        ]
 
     def starts_of(self, event_type_id: str) -> list[datetime]:
         return [b.start_at for b in self.bookings if b.event_type_id == event_type_id]
@@ -82,15 +98,22 @@ def busy_calendars(session: Session, host: User, configured: Sequence[int]) -> B
     return BusyCalendars(list(spans), max(spans.values(), default=0))
 
 
-def _bookings_statement(*, excluding: bool) -> Select[tuple[datetime, datetime, str]]:
+def _bookings_statement(*, excluding: bool) -> Select[tuple[datetime, datetime, str, int, int]]:
     """Active and pending bookings overlapping [:start, :end) that :host_id hosts (alone or with
-    others); ``excluding`` leaves out :booking_id. The index range on booking_hosts starts at
-    :earliest_start, a booking's longest duration before :start. Built once: building it cost about
-    a fifth of running it. (Untyped parameters take the type of the column they are compared with,
-    so times are converted as the column converts them.)"""
+    others), with their event type's buffers; ``excluding`` leaves out :booking_id. The index range on
+    booking_hosts starts at :earliest_start, a booking's longest duration before :start. Built once:
+    building it cost about a fifth of running it. (Untyped parameters take the type of the column they
+    are compared with, so times are converted as the column converts them.)"""
     query = (
-        select(Booking.start_at, Booking.end_at, Booking.event_type_id)
+        select(
+            Booking.start_at,
+            Booking.end_at,
+            Booking.event_type_id,
+            EventType.buffer_before_min,
+            EventType.buffer_after_min,
+        )
         .join(BookingHost, BookingHost.booking_id == Booking.id)
+        .join(EventType, EventType.id == Booking.event_type_id)
         .where(
             BookingHost.user_id == bindparam("host_id"),
             BookingHost.start_at >= bindparam("earliest_start"),
@@ -111,7 +134,9 @@ _BOOKINGS_STATEMENT_EXCLUDING = _bookings_statement(excluding=True)
 def host_bookings(
     session: Session, host_id: str, start: datetime, end: datetime, *, exclude_booking_id: str | None = None
 ) -> HostBookings:
-    """Active and pending bookings where ``host_id`` is the host or one of the collective hosts."""
+    """Active and pending bookings where ``host_id`` is the host or one of the collective hosts,
+    overlapping [start, end) without their buffers: a caller that needs busy time over a window asks
+    for it widened by ``MAX_BUFFER`` on each side."""
     earliest_start = start - timedelta(minutes=MAX_DURATION_MIN)
     parameters = {"host_id": host_id, "earliest_start": earliest_start, "start": start, "end": end}
     statement = _BOOKINGS_STATEMENT

@@ -161,8 +161,8 @@ def host_times(
         bookings = busy.host_bookings(
             session,
             host.user.id,
-            min(busy_start, start - DAY_MARGIN),
-            max(busy_end, end + DAY_MARGIN),
+            min(busy_start - busy.MAX_BUFFER, start - DAY_MARGIN),
+            max(busy_end + busy.MAX_BUFFER, end + DAY_MARGIN),
             exclude_booking_id=exclude_booking.id if exclude_booking is not None else None,
         )
         calendar = busy.calendar_busy(

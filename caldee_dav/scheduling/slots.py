@@ -7,9 +7,9 @@ Rules, applied in this order to every candidate start ``s`` of a slot [s, e = s 
 * The slot starts inside the asked range [range_start, range_end).
 * Minimum notice: s >= now + notice. Booking window: s < now + window (when there is one).
 * Busy time, with this event type's buffers: the slot is free when [s - buffer_before, e + buffer_after)
-  overlaps no busy interval of the host. Busy intervals are the host's opaque calendar events and
-  active or pending bookings as they are (the buffers of *other* event types are not applied): one rule,
-  always from the point of view of the slot being offered. Buffers may reach outside open hours.
+  overlaps no busy interval of the host. Busy intervals are the host's opaque calendar events, and its
+  active or pending bookings widened by their own event type's buffers (``busy.HostBookings``).
+  Buffers may reach outside open hours.
 * Per-day cap: at most ``max_per_day`` active or pending bookings of this event type per host-local day
   (the day in the time zone of the host's schedule).
 

@@ -13,6 +13,15 @@ class NotHandled(Exception):  # noqa: N818 - a signal, not an error
     """The request is outside what the fast path answers: Radicale answers it."""
 
 
+class AnswerAfterRollback(Exception):  # noqa: N818 - a signal, not an error
+    """A refusal the fast path answers itself, once the request's unit of work is rolled back (the
+    calendar's revision bump included: a refused write must not change the sync token)."""
+
+    def __init__(self, answer: DavAnswer) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
 # Marks answers given by the fast path (for operators and tests comparing it with Radicale's).
 ANSWERED_BY = ("X-Caledee-Answered-By", "store")
 # Answers are gzipped with ISA-L at level 1: on a listing of 10,000 items (2.5 MB) that takes about

@@ -10,7 +10,7 @@ from caldee_dav import db
 from caldee_dav.calendars.logins import LoginChecker
 from caldee_dav.calendars.objects import WriteLimits
 from caldee_dav.config import Settings
-from caldee_dav.dav.fast.answer import DavAnswer, NotHandled
+from caldee_dav.dav.fast.answer import AnswerAfterRollback, DavAnswer, NotHandled
 from caldee_dav.dav.fast.expand import TooCostlyToAnswer
 from caldee_dav.dav.fast.listing_cache import ListingCache
 from caldee_dav.dav.fast.propfind import answer_listing
@@ -29,6 +29,7 @@ class FastDav:
         self.logins = LoginChecker(self.engine)
         self.listings = ListingCache()
         self.limits = WriteLimits.from_settings(settings)
+        self.settings = settings
 
     def answer(self, environ: dict[str, Any], body: bytes, root: Any) -> DavAnswer | None:
         """The answer, or None when Radicale should answer."""
@@ -74,6 +75,9 @@ class FastDav:
 
     def _put(self, environ: dict[str, Any], body: bytes) -> DavAnswer:
         prepared = parse_put(body, self.limits)
-        with db.write_unit(self.engine) as session:
-            target = resolve_target(environ, self.logins, session)
-            return answer_put(session, target, prepared, preconditions_of(environ))
+        try:
+            with db.write_unit(self.engine) as session:
+                target = resolve_target(environ, self.logins, session)
+                return answer_put(session, self.settings, target, prepared, preconditions_of(environ))
+        except AnswerAfterRollback as refusal:
+            return refusal.answer

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from caldee_dav import clock, ical, store
 from caldee_dav.calendars import objects
 from caldee_dav.calendars.objects import Preconditions, PreparedObject, WriteLimits
-from caldee_dav.dav.fast.answer import DavAnswer, NotHandled
+from caldee_dav.config import Settings
+from caldee_dav.dav.fast.answer import AnswerAfterRollback, DavAnswer, NotHandled
 from caldee_dav.dav.fast.target import DavTarget
 from caldee_dav.errors import CaledeeError
+from caldee_dav.scheduling import calendar_edits
 
 # Properties Radicale's check_and_sanitize_items rewrites or limits: such bodies take Radicale's path.
 RADICALE_CHECKED = ("RRULE", "RDATE", "EXDATE", "EXRULE", "DURATION")
@@ -48,18 +50,34 @@ def parse_put(body: bytes, limits: WriteLimits) -> PreparedObject:
 
 
 def answer_put(
-    session: Session, target: DavTarget, prepared: PreparedObject, preconditions: Preconditions
+    session: Session,
+    settings: Settings,
+    target: DavTarget,
+    prepared: PreparedObject,
+    preconditions: Preconditions,
 ) -> DavAnswer:
-    """Store the object in the caller's write unit; NotHandled (rolled back) leaves it to Radicale."""
+    """Store the object in the caller's write unit; NotHandled (rolled back) leaves it to Radicale. An
+    edit of a booking's event that the booking cannot follow is answered 403 with the reason
+    (AnswerAfterRollback)."""
     if target.item is None:
         raise NotHandled
+    # A booking's event: the booking and its hosts are locked before the calendar, as in every change
+    # of a booking.
+    calendar_edits.lock_booking(session, prepared.uid)
     # The calendar's row lock and revision come first, before anything is checked. (Radicale creates
     # no collection inside a calendar, so the item path names an item.)
     collection = store.lock_collection_for_write(session, target.collection_path)
     if collection is None or collection.tag != "VCALENDAR":
         raise NotHandled
     try:
-        written = objects.put_object(session, collection, target.item, prepared, preconditions)
+        written = calendar_edits.put_from_client(
+            session, settings, collection, target.item, prepared, preconditions, clock.now()
+        )
+    except calendar_edits.BookingEditRefused as exc:
+        body = (exc.message + "\n").encode()
+        raise AnswerAfterRollback(
+            DavAnswer("403 Forbidden", body, [("Content-Type", "text/plain; charset=utf-8")])
+        ) from exc
     except CaledeeError as exc:
         raise NotHandled from exc  # Radicale answers 400, 409 or 412 in its own words
     status = "201 Created" if written.created else "204 No Content"
