@@ -17,7 +17,15 @@ import requests
 
 from tests import dates
 from tests.conftest import LiveServer, create_account
-from tests.scheduling_fixtures import Api, api_for, local_times, make_event_type, make_schedule, new_api
+from tests.scheduling_fixtures import (
+    Api,
+    api_for,
+    local_times,
+    make_event_type,
+    make_schedule,
+    make_team,
+    new_api,
+)
 
 # A Monday at least two days ahead of the clock: every time below is in the future.
 MONDAY_DATE = dates.next_weekday(dates.MON, after_days=2)
@@ -233,7 +241,9 @@ def test_a_co_host_deleting_a_collective_booking_cancels_it_for_everyone(live_se
     partner = api_for(live_server, create_account(live_server.database_url))
     for api in (owner, partner):
         make_schedule(api, "UTC")
-    event_type = make_event_type(owner, kind="collective", hosts=[owner.account.slug, partner.account.slug])
+    team = make_team(live_server, owner.account, partner.account)
+    hosts = [owner.account.slug, partner.account.slug]
+    event_type = make_event_type(owner, kind="collective", hosts=hosts, teamId=team["id"])
     booking = booked(owner.book(event_type["id"], dates.api_utc(at(11))))
 
     assert dav(partner, "DELETE", event_url(partner, booking["uid"])).status_code == 200
