@@ -231,6 +231,7 @@ def test_every_setting_is_documented() -> None:
 def test_make_run_demo_account_works_over_rest_and_caldav(tmp_path: Path) -> None:
     """What `make run` does: `caledee init --demo` prints credentials that work against the served app."""
     import re
+    import time
 
     import requests
 
@@ -259,7 +260,12 @@ def test_make_run_demo_account_works_over_rest_and_caldav(tmp_path: Path) -> Non
         extra_env={"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
     )
     try:
-        assert (tmp_path / "gunicorn.ctl").is_socket()
+        # gunicorn opens the socket once its workers are booting, so possibly after the first answer.
+        control_socket = tmp_path / "gunicorn.ctl"
+        deadline = time.monotonic() + 10
+        while not control_socket.is_socket() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert control_socket.is_socket()
         assert list(home.iterdir()) == [] and list(runtime.iterdir()) == []
         me = requests.get(
             f"{server.url}/api/v2/me", headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=10
