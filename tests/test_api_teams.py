@@ -3,6 +3,7 @@ an accepted member of its team, every host sees the booking, and nobody else's b
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -240,3 +241,20 @@ def test_a_host_who_leaves_is_no_longer_offered(live_server: LiveServer) -> None
     booking = created(bob.book(event_type["id"], f"{MONDAY}T10:00:00Z"))
     assert booking["hostIds"] == [bob.account.user_id]
     assert booking_ids(alice) == []
+
+
+def test_two_teams_taking_one_slug_at_once_get_one_201_and_409s(live_server: LiveServer) -> None:
+    """Both requests pass the slug check before either writes; the unique index decides, as a 409."""
+    api = new_api(live_server)
+    slug = f"race-{dates.today():%Y%m%d}-{id(api) % 10000}"
+    statuses: list[int] = []
+
+    def create() -> None:
+        statuses.append(api.post("/teams", json={"name": "Race", "slug": slug}).status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [201, 409, 409, 409, 409, 409]

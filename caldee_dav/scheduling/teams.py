@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldee_dav import clock
@@ -158,8 +159,7 @@ def create_team(session: Session, user_id: str, changes: TeamChanges) -> TeamVie
     values = _check_changes(session, changes, None)
     now = clock.now()
     team = Team(name=values["name"], slug=values["slug"], created_at=now)
-    session.add(team)
-    session.flush()
+    _flush_unique_slug(session, team, values["slug"])
     membership = TeamMembership(
         team_id=team.id, user_id=user_id, role=OWNER, accepted=True, invited_by=None, created_at=now
     )
@@ -189,8 +189,19 @@ def update_team(session: Session, user_id: str, team_id: str, changes: TeamChang
         raise Forbidden(f"only an owner or admin of team {team.slug!r} may change it")
     for column, value in _check_changes(session, changes, team).items():
         setattr(team, column, value)
-    session.flush()
+    _flush_unique_slug(session, team, team.slug)
     return TeamView(team, membership)
+
+
+def _flush_unique_slug(session: Session, team: Team, slug: str) -> None:
+    """Write the team. Two requests taking one free slug at once both pass the check before it; on
+    PostgreSQL the unique index refuses the second, and that is the same 409 as the check's."""
+    try:
+        with session.begin_nested():
+            session.add(team)
+    except IntegrityError as exc:
+        message = f"a team with slug {slug!r} exists"
+        raise error_at(AlreadyExists, ["slug"], message, "slug_taken") from exc
 
 
 def delete_team(session: Session, user_id: str, team_id: str) -> None:
