@@ -134,6 +134,19 @@ def test_deleting_the_event_in_a_calendar_client_cancels_the_booking(live_server
     assert booked(api.book(event_type["id"], dates.api_utc(at(10)), duration=60))["id"] != booking["id"]
 
 
+def test_deleting_the_whole_calendar_cancels_its_bookings(live_server: LiveServer) -> None:
+    api, event_type, booking = host_with_booking(live_server)
+    other = booked(api.book(event_type["id"], dates.api_utc(at(14)), duration=60))
+
+    api.calendar().delete()  # the host deletes the whole calendar in a client
+
+    for made in (booking, other):
+        after = api.get(f"/bookings/{made['id']}").json()
+        assert after["status"] == "canceled" and after["canceledBy"] == api.account.email
+    times = monday_times(api, event_type)
+    assert "10:00" in times and "14:00" in times
+
+
 def test_a_cancelled_status_cancels_the_booking(live_server: LiveServer) -> None:
     api, event_type, booking = host_with_booking(live_server)
     url = event_url(api, booking["uid"])

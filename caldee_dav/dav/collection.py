@@ -154,7 +154,7 @@ class DavCollection(radicale_storage.BaseCollection):
 
     def delete(self, href: str | None = None) -> None:
         if href is None:
-            objects.delete_calendar(self._session, self._row)
+            calendar_edits.delete_calendar_from_client(self._session, self._settings, self._row, clock.now())
             return
         calendar_edits.delete_from_client(
             self._session, self._settings, self._row, href, NO_PRECONDITIONS, clock.now()

@@ -27,15 +27,18 @@ VEVENT_STATUS = {
 }
 
 
+UID_SUFFIX = "@caledee"
+
+
 def ical_uid(booking_id: str) -> str:
-    return f"{booking_id}@caledee"
+    return f"{booking_id}{UID_SUFFIX}"
 
 
 def booking_id_of(uid: str) -> str | None:
     """The id of the booking whose VEVENT has ``uid`` (the inverse of ``ical_uid``); None for a UID
     no booking can have."""
     booking_id, at, domain = uid.rpartition("@")
-    return booking_id if at and domain == "caledee" and booking_id else None
+    return booking_id if at and "@" + domain == UID_SUFFIX and booking_id else None
 
 
 def object_href(uid: str) -> str:

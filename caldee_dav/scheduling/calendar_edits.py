@@ -42,6 +42,7 @@ from caldee_dav.scheduling.availability import Interval
 
 DELETED_REASON = "The event was deleted from the host's calendar."
 CANCELLED_REASON = "The event was marked cancelled in the host's calendar."
+CALENDAR_DELETED_REASON = "The host's calendar holding the event was deleted."
 # The reschedule request's fields, named by the event's properties that gave them.
 _EVENT_PROPERTIES = {"start": "DTSTART", "duration_min": "DTEND"}
 
@@ -120,6 +121,24 @@ def delete_from_client(
     booking = _followed_booking(session, collection, existing.uid) if existing is not None else None
     if booking is not None:
         _cancel(session, settings, booking, _owner(session, collection), DELETED_REASON, now)
+
+
+def delete_calendar_from_client(
+    session: Session, settings: Settings, collection: Collection, now: datetime
+) -> None:
+    """``objects.delete_calendar``; the bookings whose events it holds are canceled, as if each event
+    had been deleted (a whole calendar deleted in a client)."""
+    followed = []
+    for uid in store.uids_ending_with(session, collection.id, booking_calendar.UID_SUFFIX):
+        lock_booking(session, uid)
+        booking = _followed_booking(session, collection, uid)
+        if booking is not None:
+            followed.append(booking)
+    if followed:
+        host = _owner(session, collection)
+        for booking in followed:
+            _cancel(session, settings, booking, host, CALENDAR_DELETED_REASON, now)
+    objects.delete_calendar(session, collection)
 
 
 # --- which booking, what change -----------------------------------------------------------------

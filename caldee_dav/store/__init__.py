@@ -37,6 +37,7 @@ from caldee_dav.store.objects import (
     get_objects,
     object_by_uid,
     objects_at_href_or_uid,
+    uids_ending_with,
 )
 from caldee_dav.store.ranges import (
     BUSY_ALL_DAY,
@@ -80,6 +81,7 @@ __all__ = [
     "lock_collection",
     "lock_collection_for_write",
     "object_by_uid",
+    "uids_ending_with",
     "objects_at_href_or_uid",
     "objects_by_id",
     "require_collection",

@@ -93,3 +93,12 @@ def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObj
     return session.scalars(
         select(CalendarObject).where(CalendarObject.collection_id == collection_id, CalendarObject.uid == uid)
     ).first()
+
+
+def uids_ending_with(session: Session, collection_id: int, suffix: str) -> list[str]:
+    """The UIDs in a calendar that end with ``suffix`` (those of bookings' events), without texts."""
+    pattern = "%" + suffix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = select(CalendarObject.uid).where(
+        CalendarObject.collection_id == collection_id, CalendarObject.uid.like(pattern, escape="\\")
+    )
+    return list(session.scalars(query))
