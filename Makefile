@@ -45,9 +45,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
-# The litmus WebDAV suite against a fresh server (scripts/litmus.sh); needs the litmus package.
+# The litmus WebDAV suite against a fresh server (tests/litmus.sh); needs the litmus package.
 litmus: $(STAMP)
-	BIN=$(BIN) scripts/litmus.sh
+	BIN=$(BIN) tests/litmus.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/caldav_report.py
