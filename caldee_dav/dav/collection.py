@@ -121,7 +121,10 @@ class DavCollection(radicale_storage.BaseCollection):
             yield self._item(candidate.obj), simple and candidate.exact
 
     def has_uid(self, uid: str) -> bool:
-        # Lock the calendar first so that two uploads of one new UID cannot both pass this check.
+        # Lock the calendar first so that two uploads of one new UID cannot both pass this check. A
+        # booking's event locks its booking and hosts before that, the order every booking change
+        # takes (calendar_edits): a REST change of the same booking cannot deadlock with this PUT.
+        calendar_edits.lock_booking(self._session, uid)
         return objects.has_uid(self._session, self._row, uid)
 
     def upload(
