@@ -187,7 +187,6 @@ class DavRequestGuard:
         finally:
             expand_window.reset(token)
 
-
     def _webdav_answer(self, environ: dict[str, Any], length: int) -> Reply | None:
         """Locking refused, and plain folders and files answered; None for everything else."""
         method = environ.get("REQUEST_METHOD", "")

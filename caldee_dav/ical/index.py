@@ -50,7 +50,6 @@ class ObjectIndex:
     instances: list[Instance] = field(default_factory=list)
 
 
-
 def _instance_bounds(component: icalendar.cal.Component) -> tuple[datetime, datetime]:
     start_value = component.decoded("DTSTART")
     start = as_utc(start_value)
@@ -154,7 +153,6 @@ def _instance(component: icalendar.cal.Component, start: datetime, end: datetime
         cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
         all_day=not isinstance(component.decoded("DTSTART"), datetime),
     )
-
 
 
 def _first_start_after(calendar: icalendar.Calendar, horizon_end: int) -> int | None:

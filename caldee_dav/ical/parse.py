@@ -24,7 +24,6 @@ class InvalidCalendarData(ValueError):
         self.reason = reason
 
 
-
 def etag_of(text: str) -> str:
     """The strong ETag Radicale computes for the same text (radicale.item.get_etag)."""
     return f'"{hashlib.sha256(text.encode()).hexdigest()}"'
@@ -114,7 +113,6 @@ def as_utc(value: date | datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
 
 
 def start_in_utc(component: icalendar.cal.Component) -> datetime:
