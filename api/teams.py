@@ -9,7 +9,7 @@ from api.auth import require_scopes
 from api.body import json_body
 from api.context import current_user_id, read_unit, write_unit
 from api.schemas.common import json_response, list_response, no_content
-from api.schemas.teams import InvitationOut, MembershipIn, MembershipOut, TeamIn, TeamOut
+from api.schemas.teams import InvitationOut, MembershipIn, MembershipOut, RoleIn, TeamIn, TeamOut
 from caldee_dav.scheduling import teams
 
 bp = Blueprint("teams", __name__)
@@ -86,6 +86,16 @@ def decline(team_id: str, membership_id: str) -> Response:
     with write_unit() as session:
         teams.decline(session, current_user_id(), team_id, membership_id)
     return no_content()
+
+
+@bp.patch("/teams/<team_id>/memberships/<membership_id>")
+@require_scopes("write:teams")
+def change_role(team_id: str, membership_id: str) -> Response:
+    body = json_body(RoleIn)
+    with write_unit() as session:
+        view = teams.change_role(session, current_user_id(), team_id, membership_id, body.role)
+        out = MembershipOut.from_view(view)
+    return json_response(out)
 
 
 @bp.delete("/teams/<team_id>/memberships/<membership_id>")

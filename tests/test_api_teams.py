@@ -258,3 +258,30 @@ def test_two_teams_taking_one_slug_at_once_get_one_201_and_409s(live_server: Liv
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(statuses) == [201, 409, 409, 409, 409, 409]
+
+
+def test_owners_change_roles_and_a_team_keeps_an_owner(live_server: LiveServer) -> None:
+    bob, alice, carol = hosts_with_hours(live_server, 3)
+    team = new_team(bob)
+    base = f"/teams/{team['id']}/memberships"
+    alices = invite(bob, team, alice)
+    accept(alice, team, alices)
+    accept(carol, team, invite(bob, team, carol, role="admin"))
+    own = created(bob.get(f"/teams/{team['id']}"), 200)["membershipId"]
+
+    # An admin cannot change roles, nor can a member; neither can anyone outside the team see it.
+    assert carol.patch(f"{base}/{alices['id']}", json={"role": "admin"}).status_code == 403
+    assert alice.patch(f"{base}/{alices['id']}", json={"role": "owner"}).status_code == 403
+    stranger = hosts_with_hours(live_server, 1)[0]
+    assert stranger.patch(f"{base}/{alices['id']}", json={"role": "owner"}).status_code == 404
+    bad = bob.patch(f"{base}/{alices['id']}", json={"role": "boss"})
+    assert bad.status_code == 400 and bad.json()["details"][0]["path"] == ["role"]
+
+    # The owner makes alice an admin: she can now invite.
+    assert created(bob.patch(f"{base}/{alices['id']}", json={"role": "admin"}), 200)["role"] == "admin"
+    assert invite(alice, team, stranger)["role"] == "member"
+    # The last owner cannot step down; once alice is an owner too, he can.
+    assert bob.patch(f"{base}/{own}", json={"role": "member"}).status_code == 409
+    assert created(bob.patch(f"{base}/{alices['id']}", json={"role": "owner"}), 200)["role"] == "owner"
+    assert created(bob.patch(f"{base}/{own}", json={"role": "member"}), 200)["role"] == "member"
+    assert bob.patch(f"{base}/{alices['id']}", json={"role": "member"}).status_code == 403

@@ -29,6 +29,10 @@ class MembershipIn(RequestModel):
     role: Role = "member"
 
 
+class RoleIn(RequestModel):
+    role: Role
+
+
 class UserRefOut(ResponseModel):
     id: str
     slug: str

@@ -318,22 +318,44 @@ def remove_membership(session: Session, user_id: str, team_id: str, membership_i
             raise Forbidden(f"only an owner or admin of team {team.slug!r} may remove other members")
         if membership.role == OWNER and caller.role != OWNER:
             raise Forbidden("only an owner may remove another owner")
-    if membership.role == OWNER and membership.accepted:
-        owners = session.scalar(
-            select(func.count())
-            .select_from(TeamMembership)
-            .where(
-                TeamMembership.team_id == team.id,
-                TeamMembership.role == OWNER,
-                TeamMembership.accepted.is_(True),
-            )
+    if membership.role == OWNER and membership.accepted and _accepted_owners(session, team.id) == 1:
+        raise Conflict(
+            f"the last owner cannot leave team {team.slug!r}: invite another owner first, or delete it"
         )
-        if owners == 1:
-            raise Conflict(
-                f"the last owner cannot leave team {team.slug!r}: invite another owner first, or delete it"
-            )
     session.delete(membership)
     session.flush()
+
+
+def change_role(session: Session, user_id: str, team_id: str, membership_id: str, role: str) -> MemberView:
+    """Give a member (or a pending invitation) another role. Owners only: they alone may make or unmake
+    owners and admins. The team's last accepted owner keeps the role."""
+    team, caller = _visible(session, user_id, team_id, lock=True)
+    membership = session.get(TeamMembership, membership_id)
+    if membership is None or membership.team_id != team.id:
+        raise NotFound(f"no membership {membership_id!r} in team {team_id!r}")
+    if caller.role != OWNER:
+        raise Forbidden(f"only an owner of team {team.slug!r} may change roles")
+    if role not in ROLES:
+        raise error_at(InvalidInput, ["role"], f"must be one of {', '.join(ROLES)}", "invalid_role")
+    demoting_an_owner = membership.role == OWNER and role != OWNER and membership.accepted
+    if demoting_an_owner and _accepted_owners(session, team.id) == 1:
+        raise Conflict(f"team {team.slug!r} would have no owner: make another member an owner first")
+    membership.role = role
+    session.flush()
+    return _member_views(session, [membership])[0]
+
+
+def _accepted_owners(session: Session, team_id: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(TeamMembership)
+        .where(
+            TeamMembership.team_id == team_id,
+            TeamMembership.role == OWNER,
+            TeamMembership.accepted.is_(True),
+        )
+    )
+    return int(session.scalar(query) or 0)
 
 
 def my_invitations(session: Session, user_id: str) -> list[InvitationView]:
