@@ -26,6 +26,7 @@ from caldee_dav.dav.credentials import basic_credentials
 from caldee_dav.dav.fast import FastDav
 from caldee_dav.dav.files import ALLOW, DAV_CLASSES, PlainFiles, Reply, plain
 from caldee_dav.dav.login_guard import LoginGuard
+from caldee_dav.dav.text_answer import text_answer
 from caldee_dav.dav.xml_body import XmlTooDeep, parse_xml
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
@@ -138,14 +139,14 @@ class DavRequestGuard:
         except ValueError:
             length = 0
         if length > self.max_body:
-            return _plain(
+            return text_answer(
                 start_response,
                 "413 Request Entity Too Large",
                 f"Request body too large: {length} bytes, the limit is {self.max_body}.",
             )
         refusal = _refusal_of_headers(environ)
         if refusal is not None:
-            return _plain(start_response, *refusal)
+            return text_answer(start_response, *refusal)
         webdav = self._webdav_answer(environ, length)
         if webdav is not None:
             return webdav.send(environ, start_response)
@@ -159,21 +160,21 @@ class DavRequestGuard:
         if method == "PUT" and self.limits is not None:
             refused = _refusal_of_calendar_data(body, environ.get("PATH_INFO", ""), self.limits)
             if refused is not None:
-                return _plain(start_response, *refused)
+                return text_answer(start_response, *refused)
         root = None
         if method in XML_METHODS:
             try:
                 root = parse_xml(body)
             except XmlTooDeep:
-                return _plain(start_response, "400 Bad Request", "XML nested too deeply.")
+                return text_answer(start_response, "400 Bad Request", "XML nested too deeply.")
             except DefusedXmlException:
                 message = "XML with a DTD or entities is not accepted."
-                return _plain(start_response, "400 Bad Request", message)
+                return text_answer(start_response, "400 Bad Request", message)
             except SafeET.ParseError:
                 return self.app(environ, start_response)  # Radicale answers malformed XML with 400 itself.
             if root.tag == FREE_BUSY_QUERY and root.find(f"{{{CALDAV_NS}}}time-range") is None:
                 # RFC 4791 7.10: the time-range is required (Radicale fails an assertion: a 500).
-                return _plain(start_response, "400 Bad Request", "A free-busy-query needs a time-range.")
+                return text_answer(start_response, "400 Bad Request", "A free-busy-query needs a time-range.")
         if self.fast is not None:
             answer = self.fast.answer(environ, body, root)
             if answer is not None:
@@ -235,14 +236,6 @@ def _without_dav_class_2(start_response: Callable[..., Any]) -> Callable[..., An
         return start_response(status, honest, *args)
 
     return respond
-
-
-def _plain(
-    start_response: Callable[..., Any], status: str, message: str, headers: Iterable[tuple[str, str]] = ()
-) -> list[bytes]:
-    body = (message + "\n").encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), *headers])
-    return [body]
 
 
 def _refusal_of_headers(environ: dict[str, Any]) -> tuple[str, str, list[tuple[str, str]]] | None:

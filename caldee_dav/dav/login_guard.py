@@ -14,6 +14,7 @@ from typing import Any
 from caldee_dav.calendars.logins import LoginChecker
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.dav.credentials import basic_credentials
+from caldee_dav.dav.text_answer import text_answer
 from caldee_dav.errors import TooManyRequests
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -37,7 +38,7 @@ class LoginGuard:
             self.throttle.check(address)
         except TooManyRequests as exc:
             retry = [("Retry-After", str(exc.retry_after))]
-            return _plain(start_response, "429 Too Many Requests", exc.message, retry)
+            return text_answer(start_response, "429 Too Many Requests", exc.message, retry)
         started: list[Any] = []
 
         def remember_start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -56,7 +57,7 @@ class LoginGuard:
                     f"This API token lacks the `{scope}` scope that a CalDAV login needs: create one with"
                     f" `caledee token create --user USER --scope {scope}`, or log in with the password."
                 )
-                return _plain(start_response, "403 Forbidden", message)
+                return text_answer(start_response, "403 Forbidden", message)
             self.throttle.record_failure(address)
         start_response(status, headers, exc_info)
         return body
@@ -66,11 +67,3 @@ def _close(body: Iterable[bytes]) -> None:
     close = getattr(body, "close", None)
     if close is not None:
         close()
-
-
-def _plain(
-    start_response: Callable[..., Any], status: str, message: str, headers: Iterable[tuple[str, str]] = ()
-) -> list[bytes]:
-    body = (message + "\n").encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), *headers])
-    return [body]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from xml.sax.saxutils import escape
 
-DAV = "{DAV:}"
-CALDAV = "{urn:ietf:params:xml:ns:caldav}"
+from caldee_dav.dav.names import CALDAV, DAV
+
 PREFIXES = {DAV: "D:", CALDAV: "C:"}
 OPENING = (
     "<?xml version='1.0' encoding='utf-8'?>\n"

@@ -10,12 +10,8 @@ from radicale.item import filter as radicale_filter
 
 from caldee_dav import ical
 from caldee_dav.dav.fast.answer import NotHandled
-from caldee_dav.dav.fast.multistatus import CALDAV, DAV
+from caldee_dav.dav.names import CALDAV, DAV, GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
 
-GETETAG = DAV + "getetag"
-GETCONTENTTYPE = DAV + "getcontenttype"
-GETLASTMODIFIED = DAV + "getlastmodified"
-RESOURCETYPE = DAV + "resourcetype"
 CALENDAR_DATA = CALDAV + "calendar-data"
 EXPAND = CALDAV + "expand"
 COMP_FILTER = CALDAV + "comp-filter"

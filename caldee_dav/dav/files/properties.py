@@ -14,14 +14,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 from caldee_dav.calendars.files import Resource
 from caldee_dav.dav.meta import http_date
+from caldee_dav.dav.names import DAV, GETCONTENTTYPE, GETETAG, GETLASTMODIFIED, RESOURCETYPE
 from caldee_dav.errors import InvalidInput
 
-DAV = "{DAV:}"
-RESOURCETYPE = DAV + "resourcetype"
 GETCONTENTLENGTH = DAV + "getcontentlength"
-GETCONTENTTYPE = DAV + "getcontenttype"
-GETETAG = DAV + "getetag"
-GETLASTMODIFIED = DAV + "getlastmodified"
 CREATIONDATE = DAV + "creationdate"
 SUPPORTEDLOCK = DAV + "supportedlock"
 LOCKDISCOVERY = DAV + "lockdiscovery"
