@@ -3,7 +3,7 @@
 Nothing here knows SQL, HTTP or Radicale (an import-linter contract keeps it so).
 """
 
-from caldee_dav.ical.budget import TooCostly, deadline
+from caldee_dav.ical.budget import READ_SECONDS, TooCostly, deadline
 from caldee_dav.ical.expand import TooManyInstances, iter_vevent_instances, vevent_instances_between
 from caldee_dav.ical.index import Instance, ObjectIndex, index_object
 from caldee_dav.ical.parse import (
@@ -21,6 +21,7 @@ from caldee_dav.ical.parse import (
 from caldee_dav.ical.rules import UnacceptableRecurrence, rule_problem, unfolded_rules
 
 __all__ = [
+    "READ_SECONDS",
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
     "Instance",

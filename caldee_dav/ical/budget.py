@@ -18,6 +18,11 @@ import threading
 import time
 from types import TracebackType
 
+# The limit of one read-side expansion (a query over a series beyond the indexing horizon, busy time).
+# Writes take theirs from the settings (``expansion_time_limit``); stored rules are bounded when written
+# (caldee_dav.ical.rules), so this bounds a range far from a series' start and data stored before.
+READ_SECONDS = 2.0
+
 
 class ExpansionTimeout(BaseException):  # noqa: N818 - raised inside library code, see ``deadline``
     """Delivered into an expansion past its deadline. A BaseException, so that no ``except Exception``

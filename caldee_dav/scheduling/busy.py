@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 BLOCKING_STATUSES = ("active", "pending")
 # All-day events are stored as UTC days; a host's local day is at most 14 hours away from that.
 ALL_DAY_SLACK = timedelta(days=1)
-# Expanding one stored series beyond the indexing horizon, within one availability or booking
-# request. Stored rules are bounded when written (caldee_dav.ical.rules); this bounds the rest.
-READ_EXPANSION_SECONDS = 2.0
 # The widest buffer an event type may have: a booking this far outside a window can still reach into it.
 MAX_BUFFER = timedelta(minutes=max(INT_SETTINGS["buffer_before_min"][1], INT_SETTINGS["buffer_after_min"][1]))
 
@@ -263,7 +260,7 @@ def _expand_beyond_index(
     if first >= end:
         return []
     try:
-        with ical.deadline(READ_EXPANSION_SECONDS):
+        with ical.deadline(ical.READ_SECONDS):
             calendar = ical.parse_calendar(obj.text)
             instances = list(ical.vevent_instances_between(calendar, first, end))
     except ical.TooCostly as exc:

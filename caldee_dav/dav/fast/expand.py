@@ -24,20 +24,17 @@ def parse_stored(text: str) -> icalendar.Calendar:
 # Radicale's own cap on the instances of one object in an expanded answer (its default
 # max_vevent_rrule_occurrence); beyond it Radicale refuses the request, so the fast path hands it over.
 MAX_EXPANDED_INSTANCES = 10_000
-# One object's expansion within a REPORT. Stored rules are bounded when written (caldee_dav.ical.rules);
-# this bounds a range far from a series' start (dateutil walks from DTSTART) and older data.
-EXPANSION_SECONDS = 2.0
 
 
 class TooCostlyToAnswer(Exception):
-    """Expanding a stored object for this REPORT took longer than EXPANSION_SECONDS."""
+    """Expanding a stored object for this REPORT took longer than ``ical.READ_SECONDS``."""
 
 
 def overlaps(text: str, start: datetime, end: datetime) -> bool:
     """Whether any VEVENT instance of the object overlaps [start, end) (objects the index cannot prove)."""
     calendar = parse_stored(text)
     try:
-        with ical.deadline(EXPANSION_SECONDS):
+        with ical.deadline(ical.READ_SECONDS):
             return any(True for _ in ical.iter_vevent_instances(calendar, start, end))
     except ical.TooCostly as exc:
         raise TooCostlyToAnswer(str(exc)) from exc
@@ -48,7 +45,7 @@ def expanded_text(text: str, start: datetime, end: datetime) -> str | None:
     times in UTC, no recurrence rules and no VTIMEZONE; None when no instance overlaps."""
     calendar = parse_stored(text)
     try:
-        with ical.deadline(EXPANSION_SECONDS):
+        with ical.deadline(ical.READ_SECONDS):
             instances = ical.vevent_instances_between(calendar, start, end, limit=MAX_EXPANDED_INSTANCES)
     except ical.TooManyInstances as exc:
         raise NotHandled from exc
