@@ -81,6 +81,20 @@ def others_keep_working(server: LiveServer, other: Account, day: date) -> list[f
     return [*took, seconds]
 
 
+def meanwhile(server: LiveServer, call, *args, **kwargs) -> tuple[requests.Response, float, list[float]]:  # type: ignore[no-untyped-def]
+    """``call(*args, **kwargs)`` in a thread while another user works: its answer and seconds, and the
+    seconds each of the other user's requests took."""
+    other = create_account(server.database_url)
+    answers: list[tuple[requests.Response, float]] = []
+    worker = threading.Thread(target=lambda: answers.append(timed(call, *args, **kwargs)))
+    worker.start()
+    try:
+        took = others_keep_working(server, other, dates.days_ahead(4))
+    finally:
+        worker.join(timeout=60)
+    return (*answers[0], took)
+
+
 def stored(server: LiveServer, account: Account) -> list[str]:
     listing = requests.request(
         "PROPFIND",
@@ -125,16 +139,9 @@ def test_a_rule_no_date_satisfies_is_refused_within_the_time_limit_while_others_
     server: LiveServer,
 ) -> None:
     """February 30th never comes: the recurrence library would search for it until the year 9999."""
-    attacker, other = create_account(server.database_url), create_account(server.database_url)
+    attacker = create_account(server.database_url)
     body = event("never", dates.days_ahead(3), "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n")
-    answers: list[tuple[requests.Response, float]] = []
-    attack = threading.Thread(target=lambda: answers.append(timed(put, server, attacker, "n.ics", body)))
-    attack.start()
-    try:
-        took = others_keep_working(server, other, dates.days_ahead(4))
-    finally:
-        attack.join(timeout=30)
-    response, seconds = answers[0]
+    response, seconds, took = meanwhile(server, put, server, attacker, "n.ics", body)
     assert response.status_code == 400 and "too costly to expand" in response.text
     assert seconds < 5
     assert max(took) < 1.5, took
@@ -324,17 +331,9 @@ def test_availability_over_a_series_too_costly_to_expand_is_refused_in_bounded_t
     with db.write_unit(db.engine_for(server.database_url)) as session:
         calendar = store.require_collection(session, f"{api.account.slug}/calendar")
         objects.put_object(session, calendar, "legacy.ics", objects.prepare_object(text, lax, dates.now()))
-    other = create_account(server.database_url)
     day = dates.days_ahead(HORIZON_DAYS + 5)
-    answers: list[tuple[requests.Response, float]] = []
     params = {"eventTypeId": event_type["id"], "from": f"{day}T09:00:00Z", "to": f"{day}T15:00:00Z"}
-    asking = threading.Thread(target=lambda: answers.append(timed(api.get, "/availability", params=params)))
-    asking.start()
-    try:
-        took = others_keep_working(server, other, dates.days_ahead(4))
-    finally:
-        asking.join(timeout=60)
-    response, seconds = answers[0]
+    response, seconds, took = meanwhile(server, api.get, "/availability", params=params)
     assert response.status_code == 422 and "too costly" in response.json()["message"]
     assert seconds < 5
     assert max(took) < 1.5, took

@@ -1,7 +1,7 @@
 """dav_files: plain WebDAV files in plain collections under a principal
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 21:00:00
 """
 
