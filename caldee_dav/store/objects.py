@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from caldee_dav.models import CalendarObject
+from caldee_dav.store.collections import escape_like
 
 
 def get_object(session: Session, collection_id: int, href: str) -> CalendarObject | None:
@@ -97,7 +98,7 @@ def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObj
 
 def uids_ending_with(session: Session, collection_id: int, suffix: str) -> list[str]:
     """The UIDs in a calendar that end with ``suffix`` (those of bookings' events), without texts."""
-    pattern = "%" + suffix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = "%" + escape_like(suffix)
     query = select(CalendarObject.uid).where(
         CalendarObject.collection_id == collection_id, CalendarObject.uid.like(pattern, escape="\\")
     )
