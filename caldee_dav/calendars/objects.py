@@ -139,17 +139,21 @@ def prepare_parsed(
     first): the body is parsed once."""
     text = ical.with_crlf_line_endings(text)
     _check_size(text, limits)
+    return PreparedObject(text, ical.etag_of(text), _index(calendar, limits, now))
+
+
+def _index(calendar: icalendar.Calendar, limits: WriteLimits, now: datetime) -> ical.ObjectIndex:
+    """The object's index under the one policy: TooManyComponents, or ical's errors, say why not."""
     components = len(ical.main_components(calendar))
     if components > limits.max_components:
         raise TooManyComponents(components, limits.max_components)
-    index = ical.index_object(
+    return ical.index_object(
         calendar,
         horizon_end=limits.horizon_end(now),
         max_instances=limits.max_instances,
         series_limit=limits.series_limit,
         time_limit=limits.time_limit,
     )
-    return PreparedObject(text, ical.etag_of(text), index)
 
 
 def check_upload(text: str, limits: WriteLimits, now: datetime) -> None:
@@ -162,21 +166,12 @@ def check_upload(text: str, limits: WriteLimits, now: datetime) -> None:
     except ical.InvalidCalendarData:
         return
     for part in ical.split_by_uid(calendar):
-        components = len(ical.main_components(part))
-        if components > limits.max_components:
-            raise TooManyComponents(components, limits.max_components)
         try:
-            ical.index_object(
-                part,
-                horizon_end=limits.horizon_end(now),
-                max_instances=limits.max_instances,
-                series_limit=limits.series_limit,
-                time_limit=limits.time_limit,
-            )
+            _index(part, limits, now)
         except ical.UnacceptableRecurrence:
             raise
         except ical.InvalidCalendarData:
-            continue
+            continue  # another problem (no UID, a DTEND of the wrong type): Radicale reports it
 
 
 def prepare_checked_item(
