@@ -259,7 +259,9 @@ COMPONENT_START = re.compile(rb"^BEGIN:(VEVENT|VTODO|VJOURNAL)\r?$", re.IGNORECA
 def _refusal_of_calendar_data(body: bytes, path: str, limits: WriteLimits) -> tuple[str, str] | None:
     """(status, message) for calendar data no path may store, checked before it is parsed as a whole:
     a count of component lines, then each recurrence rule as text, then (only for bodies with rules)
-    a parse and an index of each object under the expansion time limit."""
+    a parse and an index of each object under the expansion time limit. The rules are read as text as
+    well as in the index because a body icalendar cannot parse passes ``check_upload``: vobject may read
+    it, and Radicale's own filter would later expand a rule like ``INTERVAL=0`` forever."""
     components = len(COMPONENT_START.findall(body))
     if components > limits.max_components:
         # A whole-calendar import (a PUT to the collection) is bounded too: it is stored item by item
