@@ -65,13 +65,22 @@ def _top_level(path: FieldPath) -> str | None:
     return str(path[0]) if path else None
 
 
+def request_json() -> Any:
+    """The request body as JSON, or None when it is not JSON. Nesting too deep for the parser (a
+    hundred thousand ``[``) counts as not JSON: json raises RecursionError there, not a ValueError."""
+    try:
+        return request.get_json(silent=True, force=True)
+    except RecursionError:
+        return None
+
+
 def json_body(model: type[M], check: DomainCheck[M] | None = None) -> M:
     """The request body as ``model``; every problem with it is a 400 listing them all.
 
     ``check``, when given, runs the domain's pure checks on the fields pydantic accepted when pydantic
     refuses others, so that a client fixing one field does not discover the next problem only then.
     """
-    data = request.get_json(silent=True, force=True)
+    data = request_json()
     if not isinstance(data, dict):
         raise invalid([Problem((), "The request body must be a JSON object.", "invalid_json")])
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, jsonify, request
 
 from api.auth import require_scopes
-from api.body import json_body, query_args
+from api.body import json_body, query_args, request_json
 from api.context import caledee, current_user_id, read_unit, write_unit
 from api.schemas.bookings import BookingIn, BookingListQuery, BookingOut, NoShowIn, ReasonIn, RescheduleIn
 from api.schemas.common import to_json
@@ -88,10 +88,6 @@ def _run(action: Action, request_payload: Any) -> Response:
     raise AssertionError("unreachable")
 
 
-def _json_payload() -> Any:
-    return request.get_json(silent=True, force=True)
-
-
 def _user_email(session: Session) -> str:
     user = accounts.get_user(session, current_user_id())
     return user.email if user is not None else ""
@@ -125,7 +121,7 @@ def create_booking() -> Response:
         booking = bookings.create_booking(session, ctx.settings, current_user_id(), new_booking, ctx.now())
         return 201, _body(session, booking)
 
-    return _run(action, _json_payload())
+    return _run(action, request_json())
 
 
 @bp.get("/bookings/<booking_id>")
@@ -176,7 +172,7 @@ def reschedule_booking(booking_id: str) -> Response:
         )
         return 200, _body(session, booking)
 
-    return _run(action, _json_payload())
+    return _run(action, request_json())
 
 
 @bp.post("/bookings/<booking_id>/confirm")

@@ -323,6 +323,19 @@ def test_not_json_is_refused(live_server: LiveServer, account: Account) -> None:
     }
 
 
+def test_json_nested_too_deeply_is_refused_as_not_json(live_server: LiveServer, account: Account) -> None:
+    """A hundred thousand ``[``: the JSON parser gives up with a RecursionError, which was a 500."""
+    for path in ("/schedules", "/bookings"):
+        response = requests.post(
+            f"{live_server.url}/api/v2{path}",
+            data="[" * 100_000 + "]" * 100_000,
+            headers={"Authorization": f"Bearer {account.token}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["details"][0]["code"] == "invalid_json"
+
+
 def test_token_and_scopes_are_required(live_server: LiveServer) -> None:
     response = call(live_server, None, "GET", "/schedules")
     assert response.status_code == 401
