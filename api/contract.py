@@ -1,9 +1,9 @@
 """``GET /api/v2/openapi.json`` (no token): the contract as this server implements it.
 
 The seed contract (``openapi/caledee-api-v2.openapi.json``) is served unchanged, plus, in its style:
-Caledee's paths and methods beyond it and the responses it leaves out where they occur (``openapi/
-caledee-additions.json``), a 401 on every operation that takes a token and a 400 on every operation
-that takes query parameters or a body.
+Caledee's paths and methods beyond it and the responses it leaves out where they occur
+(``openapi/caledee-additions*.json``, one file per area), a 401 on every operation that takes a token
+and a 400 on every operation that takes query parameters or a body.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from api.context import caledee
 
 OPENAPI_DIR = Path(__file__).parent / "openapi"
 SEED = OPENAPI_DIR / "caledee-api-v2.openapi.json"
-ADDITIONS = OPENAPI_DIR / "caledee-additions.json"
+ADDITIONS = "caledee-additions*.json"
 METHODS = ("get", "put", "post", "patch", "delete")
 
 UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
@@ -46,13 +46,14 @@ def _takes_token(operation: dict[str, Any]) -> bool:
 def served_contract() -> dict[str, Any]:
     """The seed with the additions merged in: nothing of the seed changes, only what it lacks is added."""
     contract = json.loads(SEED.read_text())
-    additions = json.loads(ADDITIONS.read_text())
-    for section, entries in additions["components"].items():
-        for name, value in entries.items():
-            contract["components"].setdefault(section, {}).setdefault(name, value)
-    for path, item in additions["paths"].items():
-        for method, operation in item.items():
-            contract["paths"].setdefault(path, {}).setdefault(method, operation)
+    for additions_file in sorted(OPENAPI_DIR.glob(ADDITIONS)):
+        additions = json.loads(additions_file.read_text())
+        for section, entries in additions.get("components", {}).items():
+            for name, value in entries.items():
+                contract["components"].setdefault(section, {}).setdefault(name, value)
+        for path, item in additions.get("paths", {}).items():
+            for method, operation in item.items():
+                contract["paths"].setdefault(path, {}).setdefault(method, operation)
     for item in contract["paths"].values():
         for method in METHODS:
             operation = item.get(method)

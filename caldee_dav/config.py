@@ -84,6 +84,11 @@ class Settings(BaseModel):
         le=10,
         description="Reverse proxies in front whose X-Forwarded-For gives the client address; 0: none.",
     )
+    mail_domain: str = Field(
+        "localhost",
+        description="Domain of the calendars' inbound addresses: cal-<id>@<mail_domain>.",
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$",
+    )
     rate_limit_storage_url: str = Field(
         "memory://",
         description="Where failed logins are counted: memory:// (each server process) or redis://host/db.",

@@ -6,6 +6,7 @@ calendar-object index uses POSIX seconds (``BigInteger``) because Radicale's fil
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,16 @@ from caldee_dav import clock
 def new_id(prefix: str) -> str:
     """A short unguessable identifier such as ``bkg_3f9c2a1d7e0b4c55``."""
     return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def new_inbound_token() -> str:
+    return "inb_" + secrets.token_urlsafe(24)
+
+
+def event_id_for(uid: str) -> str:
+    """The REST id of the calendar object with ``uid``: derived from the UID, so it survives a client
+    deleting and re-creating the event, and is the same whoever wrote it (REST, CalDAV, mail)."""
+    return "evt_" + hashlib.sha256(uid.encode()).hexdigest()[:20]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -68,6 +79,8 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the token of the user's feed of bookings; None: no feed until one is made.
+    bookings_feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -102,6 +115,9 @@ class Collection(Base):
     __tablename__ = "collections"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The id REST clients use (``cal_3f9c2a1d7e0b4c55``); a calendar's inbound address is
+    # ``cal-3f9c2a1d7e0b4c55@<mail domain>``.
+    public_id: Mapped[str] = mapped_column(String(40), unique=True, index=True, default=lambda: new_id("cal"))
     path: Mapped[str] = mapped_column(String(1024), unique=True)
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     tag: Mapped[str] = mapped_column(String(16), default="")
@@ -112,6 +128,16 @@ class Collection(Base):
     description: Mapped[str | None] = mapped_column(Text)
     props: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    # SHA-256 of the secret tokens of the full and the busy-only .ics feed; None: no feed until the
+    # owner makes one (calendars made over CalDAV start without).
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    busy_feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # The token of the calendar's inbound URL (POST /inbound/{token}). Kept as is, not hashed: the
+    # URL is shown on every read of the calendar, like its inbound email address, and lets one do only
+    # what that public address lets anyone do (deliver an invitation). Rotatable.
+    inbound_token: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, default=lambda: new_inbound_token()
+    )
     # Longest single occurrence indexed here, in seconds: bounds the occurrence-index scan.
     max_span: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
@@ -125,6 +151,7 @@ class CalendarObject(Base):
     __table_args__ = (
         UniqueConstraint("collection_id", "href", name="uq_object_href"),
         Index("ix_object_uid", "collection_id", "uid"),
+        Index("ix_object_event_id", "collection_id", "event_id"),
         Index("ix_object_expanded_until", "collection_id", "expanded_until"),
         # Covers a calendar's listing (PROPFIND Depth 1): href and ETag without touching the rows'
         # text, which fills most of a page per object.
@@ -135,6 +162,8 @@ class CalendarObject(Base):
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
     href: Mapped[str] = mapped_column(String(255))
     uid: Mapped[str] = mapped_column(String(512), default="")
+    # The REST id, ``event_id_for(uid)``.
+    event_id: Mapped[str] = mapped_column(String(40), default="")
     component: Mapped[str] = mapped_column(String(16), default="")
     etag: Mapped[str] = mapped_column(String(80))
     text: Mapped[str] = mapped_column(Text)

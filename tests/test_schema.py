@@ -10,8 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert
 
 from caldee_dav import db
-from caldee_dav.calendars import accounts
-from caldee_dav.models import Base, Booking, EventType
+from caldee_dav.models import Base, Booking, EventType, User
 from caldee_dav.scheduling import busy
 from caldee_dav.schema import alembic_config, migrate
 
@@ -33,10 +32,15 @@ def test_upgrade_gives_existing_bookings_their_hosts(empty_database_url: str) ->
         command.upgrade(config, "0003")
     start = datetime(2027, 3, 1, 9, tzinfo=UTC)
     with db.write_unit(engine) as session:
+        # Only the columns of revision 0003 (the model has more since): core inserts name just these.
         ann, bob, cy = (
-            accounts.create_user(session, email=f"{s}@example.com", slug=s) for s in ("ann", "bob", "cy")
+            session.execute(
+                insert(User)
+                .values(id=f"usr_{s}", email=f"{s}@example.com", slug=s, timezone="UTC", created_at=start)
+                .returning(User.id, User.slug)
+            ).one()
+            for s in ("ann", "bob", "cy")
         )
-        # Only the columns of revision 0003 (the model has more since): a core insert names just these.
         event_type_id = session.execute(
             insert(EventType).values(user_id=ann.id, name="Team", slug="team").returning(EventType.id)
         ).scalar_one()

@@ -373,3 +373,18 @@ def create_calendar(
 
 def user_calendars(session: Session, user: User) -> list[Collection]:
     return store.calendars_of_owner(session, user.id)
+
+
+def owned_calendar(session: Session, owner_id: str, calendar_id: str) -> Collection:
+    """The calendar with REST id ``calendar_id`` when ``owner_id`` owns it. Anyone else's calendar is
+    the same NotFound as no calendar at all, so ids of others' calendars cannot be probed."""
+    calendar = store.calendar_by_public_id(session, calendar_id)
+    if calendar is None or calendar.owner_id != owner_id:
+        raise NotFound(f"no calendar {calendar_id!r}")
+    return calendar
+
+
+def inbound_address(calendar: Collection, mail_domain: str) -> str:
+    """The address that receives invitations for ``calendar``: ``cal-<id>@<mail_domain>``, the id
+    without its ``cal_`` prefix (as the peer CalDave shapes it)."""
+    return f"cal-{calendar.public_id.removeprefix('cal_')}@{mail_domain}"

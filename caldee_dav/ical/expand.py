@@ -78,7 +78,5 @@ def iter_vevent_instances(
             window = max(window / 4, SMALLEST_WINDOW)
 
 
-
-
 class TooManyInstances(ValueError):
     """A range holds more instances of one object than the caller's limit."""

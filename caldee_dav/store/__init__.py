@@ -16,6 +16,7 @@ from caldee_dav.store.changes import changes_since
 from caldee_dav.store.collections import (
     CollectionFields,
     bump_revision,
+    calendar_by_public_id,
     calendar_spans,
     calendars_of_owner,
     child_collections,
@@ -64,6 +65,7 @@ __all__ = [
     "all_objects",
     "bump_revision",
     "calendar_spans",
+    "calendar_by_public_id",
     "calendars_of_owner",
     "busy_index_rows",
     "changes_since",

@@ -24,7 +24,6 @@ def changes_since(session: Session, collection: Collection, revision: int) -> li
     return list(session.scalars(query.order_by(Change.revision)))
 
 
-
 def record_change(session: Session, collection: Collection, href: str, *, deleted: bool) -> None:
     statement = _CHANGE_POSTGRESQL if db.on_postgresql(session) else _CHANGE_SQLITE
     session.connection().execute(statement, change_params(collection, href, deleted=deleted))

@@ -41,7 +41,6 @@ def child_collections(session: Session, path: str) -> list[Collection]:
     return [c for c in session.scalars(query.order_by(Collection.path)) if "/" not in c.path[len(prefix) :]]
 
 
-
 def get_collection_by_id(session: Session, collection_id: int) -> Collection | None:
     return session.get(Collection, collection_id)
 
@@ -54,9 +53,7 @@ def collection_paths(session: Session, collection_ids: Iterable[int]) -> dict[in
     return {row.id: row.path for row in session.execute(query)}
 
 
-def calendar_spans(
-    session: Session, owner_id: str, among: Iterable[int] | None = None
-) -> dict[int, int]:
+def calendar_spans(session: Session, owner_id: str, among: Iterable[int] | None = None) -> dict[int, int]:
     """The owner's calendars (all, or those of ``among``) with the longest instance indexed in each,
     in seconds (it bounds an occurrence index scan), by path."""
     query = select(Collection.id, Collection.max_span).where(
@@ -65,6 +62,13 @@ def calendar_spans(
     if among is not None:
         query = query.where(Collection.id.in_(list(among)))
     return {row.id: row.max_span or 0 for row in session.execute(query.order_by(Collection.path))}
+
+
+def calendar_by_public_id(session: Session, public_id: str) -> Collection | None:
+    """The calendar (a collection tagged VCALENDAR) whose REST id is ``public_id``; the caller checks
+    whose it is."""
+    query = select(Collection).where(Collection.public_id == public_id, Collection.tag == "VCALENDAR")
+    return session.scalars(query).one_or_none()
 
 
 def calendars_of_owner(session: Session, owner_id: str) -> list[Collection]:
@@ -179,7 +183,6 @@ def collection_version(collection: Collection) -> str:
     the creation time goes in too. The ctag and every sync token are built on it."""
     created = int(collection.created_at.timestamp() * 1_000_000)
     return f"{collection.id}-{created:x}-{collection.revision}"
-
 
 
 def escape_like(value: str) -> str:

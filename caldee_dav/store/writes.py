@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from caldee_dav import clock, db
 from caldee_dav.ical import ObjectIndex
-from caldee_dav.models import CalendarObject, Change, Collection, Occurrence
+from caldee_dav.models import CalendarObject, Change, Collection, Occurrence, event_id_for
 from caldee_dav.store.changes import change_params, change_statement, record_change
 from caldee_dav.store.collections import bump_revision, escape_like
 from caldee_dav.store.objects import get_object
@@ -47,6 +47,7 @@ def write_object(
     row as written, detached."""
     values = {
         "uid": index.uid,
+        "event_id": event_id_for(index.uid),
         "component": index.component,
         "etag": etag,
         "text": text,
