@@ -74,6 +74,8 @@ def test_user_token_and_calendar_lifecycle(tmp_path: Path) -> None:
         ),
         (["user", "create", "--email", "not-an-email", "--slug", "dan"], "not an email"),
         (["user", "create", "--email", "e@example.com", "--slug", "Bad Slug"], "slug"),
+        # /feeds/... is the server's: a user "feeds" could never open their booking pages.
+        (["user", "create", "--email", "g@example.com", "--slug", "feeds"], "reserved"),
         (["token", "create", "--user", "nobody"], "no user"),
         (["token", "create", "--user", "ann", "--scope", "root:everything"], "unknown scope"),
         (["token", "create", "--user", "ann", "--expires-days", "0"], "between 1 and 36500 days"),

@@ -22,6 +22,11 @@ from caldee_dav.zones import zone_named
 TOKEN_PREFIX = "pat_"
 TOKEN_BYTES = 32
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
+# A user's slug is the first segment of their booking pages (/{slug}/{eventSlug}): it must not be one
+# of the server's own top-level paths, or that user's pages (or the server's) would be unreachable.
+RESERVED_USER_SLUGS = frozenset(
+    {"api", "dav", "feeds", "inbound", "health", "booking", "static", "well-known", "openapi", "admin"}
+)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Scopes of the REST contract plus the ones scheduling adds; a token created without --scope gets all.
@@ -87,6 +92,8 @@ def create_user(
         raise InvalidInput(f"{email!r} is not an email address")
     if not SLUG_PATTERN.match(slug):
         raise InvalidInput(f"slug {slug!r} must be lowercase letters, digits and dashes (at most 63)")
+    if slug in RESERVED_USER_SLUGS:
+        raise InvalidInput(f"slug {slug!r} is reserved for the server's own pages; choose another")
     check_timezone(timezone)
     if session.scalar(select(User).where(User.slug == slug)):
         raise AlreadyExists(f"a user with slug {slug!r} already exists")
