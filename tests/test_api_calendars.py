@@ -266,7 +266,7 @@ def test_delete_removes_the_calendar_and_cancels_its_bookings(live_server: LiveS
     canceled = created(host.get(f"/bookings/{booking['id']}"), 200)
     assert canceled["status"] == "canceled"
     assert canceled["cancelReason"] == CALENDAR_DELETED_REASON
-    # The event type no longer names the calendar; bookings go to the host's default calendar.
+    # The event type no longer names the calendar (its bookings go to the host's first calendar).
     assert created(host.get(f"/event-types/{event_type['id']}"), 200)["bookingCalendarId"] is None
 
 
