@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -146,6 +147,18 @@ def test_slugs_come_from_the_name_and_count_up_when_taken(live_server: LiveServe
     assert [(d["path"], d["code"]) for d in taken.json()["details"]] == [(["slug"], "slug_taken")]
 
 
+def test_creates_at_once_each_get_their_own_slug(live_server: LiveServer) -> None:
+    account = create_account(live_server.database_url, calendar=False)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: api_request(live_server, account, "POST", "/calendars", {"name": "Rush"}), range(4)
+            )
+        )
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert sorted(a.json()["slug"] for a in answers) == ["rush", "rush-2", "rush-3", "rush-4"]
+
+
 def test_the_numbered_slugs_are_bounded(live_server: LiveServer) -> None:
     account = create_account(live_server.database_url, calendar=False)
     for _ in range(50):
@@ -177,6 +190,8 @@ def test_patch_changes_what_caldav_clients_show(live_server: LiveServer) -> None
     # A new name and a new ctag: clients polling the ctag fetch the new name.
     assert after["displayname"] == "Renamed" and after["getctag"] != before["getctag"]
     assert created(api_request(live_server, account, "GET", path), 200)["name"] == "Renamed"
+    assert created(api_request(live_server, account, "PATCH", path, {}), 200) == patched
+    assert dav_properties(account, calendar["caldavUrl"])[1] == after  # nothing sent, nothing to refetch
 
     recolored = created(api_request(live_server, account, "PATCH", path, {"color": "#11223380"}), 200)
     assert (recolored["name"], recolored["color"]) == ("Renamed", "#11223380")

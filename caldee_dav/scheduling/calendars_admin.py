@@ -191,6 +191,8 @@ def update_calendar(
     so CalDAV clients see the new name."""
     values = _values(changes, creating=False)
     calendar = accounts.owned_calendar(session, owner_id, calendar_id)
+    if not values:  # nothing sent: nothing for clients to fetch again
+        return CalendarView(calendar, _owner(session, owner_id).slug)
     # The calendar's lock first, then its fields as they are now: a client's PROPPATCH committed
     # meanwhile is kept rather than overwritten with what was read before.
     store.bump_revision(session, calendar)
