@@ -61,10 +61,9 @@ class CalendarChanges:
 
 @dataclass(frozen=True)
 class CalendarView:
-    """A calendar with its owner's slug (its CalDAV path); ``new_feed_tokens`` only when just made."""
+    """A calendar, with its feed tokens when just made (shown once: only their hashes are kept)."""
 
     calendar: Collection
-    owner_slug: str
     new_feed_tokens: FeedTokens | None = None
 
     @property
@@ -119,19 +118,11 @@ def _values(changes: CalendarChanges, creating: bool) -> dict[str, Any]:
 
 
 def list_calendars(session: Session, owner_id: str) -> list[CalendarView]:
-    owner = _owner(session, owner_id)
-    return [CalendarView(calendar, owner.slug) for calendar in accounts.user_calendars(session, owner)]
+    return [CalendarView(calendar) for calendar in store.calendars_of_owner(session, owner_id)]
 
 
 def get_calendar(session: Session, owner_id: str, calendar_id: str) -> CalendarView:
-    calendar = accounts.owned_calendar(session, owner_id, calendar_id)
-    return CalendarView(calendar, _owner(session, owner_id).slug)
-
-
-def _owner(session: Session, owner_id: str) -> User:
-    owner = accounts.get_user(session, owner_id)
-    assert owner is not None  # the caller's token names a user that exists
-    return owner
+    return CalendarView(accounts.owned_calendar(session, owner_id, calendar_id))
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -161,7 +152,7 @@ def create_calendar(session: Session, owner_id: str, changes: CalendarChanges) -
     except IntegrityError as exc:
         raise _slug_taken(slug) from exc
     tokens = feed_tokens.issue_calendar_feed_tokens(calendar)
-    return CalendarView(calendar, owner.slug, tokens)
+    return CalendarView(calendar, tokens)
 
 
 def _free_slug(session: Session, owner: User, name: str) -> str:
@@ -192,7 +183,7 @@ def update_calendar(
     values = _values(changes, creating=False)
     calendar = accounts.owned_calendar(session, owner_id, calendar_id)
     if not values:  # nothing sent: nothing for clients to fetch again
-        return CalendarView(calendar, _owner(session, owner_id).slug)
+        return CalendarView(calendar)
     # The calendar's lock first, then its fields as they are now: a client's PROPPATCH committed
     # meanwhile is kept rather than overwritten with what was read before.
     store.bump_revision(session, calendar)
@@ -204,7 +195,7 @@ def update_calendar(
         calendar.timezone = values["timezone"]
     store.set_collection_fields(session, calendar, fields)
     session.flush()
-    return CalendarView(calendar, _owner(session, owner_id).slug)
+    return CalendarView(calendar)
 
 
 def delete_calendar(
@@ -222,7 +213,7 @@ def rotate_feed_tokens(session: Session, owner_id: str, calendar_id: str) -> Cal
     store.lock_collection(session, calendar.id)
     tokens = feed_tokens.issue_calendar_feed_tokens(calendar)
     session.flush()
-    return CalendarView(calendar, _owner(session, owner_id).slug, tokens)
+    return CalendarView(calendar, tokens)
 
 
 def rotate_inbound_token(session: Session, owner_id: str, calendar_id: str) -> CalendarView:
@@ -231,7 +222,7 @@ def rotate_inbound_token(session: Session, owner_id: str, calendar_id: str) -> C
     store.lock_collection(session, calendar.id)
     feed_tokens.rotate_inbound_token(calendar)
     session.flush()
-    return CalendarView(calendar, _owner(session, owner_id).slug)
+    return CalendarView(calendar)
 
 
 def issue_bookings_feed_token(session: Session, user_id: str) -> str:
