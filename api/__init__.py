@@ -7,6 +7,7 @@ from flask import Flask
 
 from api import availability as availability_api
 from api import bookings as bookings_api
+from api import calendars as calendars_api
 from api import contract as contract_api
 from api import errors, me, site
 from api import event_types as event_types_api
@@ -26,6 +27,7 @@ API_BLUEPRINTS = [
     availability_api.bp,
     bookings_api.bp,
     teams_api.bp,
+    calendars_api.bp,
     public_api.bp,
     contract_api.bp,
 ]

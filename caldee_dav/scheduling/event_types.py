@@ -1,8 +1,9 @@
 """Event types: what invitees can book -- durations, buffers, limits, questions, location, calendars, hosts.
 
 Stored as ``EventType`` rows. References are stored as ids (``schedule_id``, ``booking_collection_id``,
-``busy_collection_ids``, ``host_ids``); callers name calendars by their path "{user}/{calendar}" and
-hosts by slug or email, and ``describe_event_types`` turns the ids back into those names.
+``busy_collection_ids``, ``host_ids``); callers name calendars by their REST id ("cal_...") or their path
+"{user}/{calendar}" and hosts by slug or email, and ``describe_event_types`` turns the ids back into
+names (calendars by path).
 
 Hosts by consent: an event type without a team is hosted by its owner alone; a team's event type
 (``team_id``) may name any accepted member of that team as a host, and its owners and admins manage it
@@ -42,8 +43,8 @@ from caldee_dav.scheduling.schedules import get_schedule
 class EventTypeChanges:
     """What a create or update sends; UNSET fields keep their value (or take the default on create).
 
-    Calendars are named by path ("alice/work"), hosts by slug or email, questions and location are
-    plain dicts in their stored form.
+    Calendars are named by REST id ("cal_...") or path ("alice/work"), hosts by slug or email, questions
+    and location are plain dicts in their stored form.
     """
 
     name: Any = UNSET
@@ -90,14 +91,25 @@ class EventTypeView:
 
 # --- references (these raise 404 for things the owner cannot see) --------------------------------
 
+CALENDAR_ID_PREFIX = "cal_"
+
 
 def _owned_calendar(session: Session, owner_id: str, reference: str, path: list[str | int]) -> Collection:
-    collection = store.get_collection(session, calendar_path(reference))
+    collection = _calendar_named(session, reference)
     if collection is None or collection.owner_id != owner_id:
         raise error_at(NotFound, path, f"no calendar {reference!r}", "not_found")
     if collection.tag != "VCALENDAR":
         raise error_at(InvalidInput, path, f"{reference!r} is not a calendar", "not_a_calendar")
     return collection
+
+
+def _calendar_named(session: Session, reference: str) -> Collection | None:
+    """The calendar a caller names by its REST id ("cal_3f9c2a1d7e0b4c55") or by its path ("alice/work").
+    They cannot be confused: a calendar's path has a slash after its user's slug, which has no "_"."""
+    name = reference.strip()
+    if name.startswith(CALENDAR_ID_PREFIX):
+        return store.calendar_by_public_id(session, name)
+    return store.get_collection(session, calendar_path(name))
 
 
 def _resolve_hosts(session: Session, references: Sequence[str]) -> list[str]:
