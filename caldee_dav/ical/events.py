@@ -571,7 +571,10 @@ def occurrences(
     A one-off event is one instance without a recurrence key. Run it under ``ical.deadline``."""
     recurring = is_recurring(calendar)
     exceptions = set(overrides_of(calendar, zone)) if recurring else set()
-    for instance in iter_vevent_instances(calendar, start - ZONE_SLACK, end + ZONE_SLACK):
+    # Each window of the expansion walks a rule from its DTSTART: reach back only as far as an
+    # instance can start before ``start`` and still overlap it.
+    slack = _longest(calendar) + (ZONE_SLACK if _has_local_times(calendar) else timedelta(0))
+    for instance in iter_vevent_instances(calendar, start - slack, end + ZONE_SLACK):
         if recurring:
             data = _occurrence(instance, calendar, zone, exceptions)
         else:
@@ -581,6 +584,23 @@ def occurrences(
         first, last = data_interval(data, zone)
         if first < end and (last > start or (first == last and first >= start)):
             yield data
+
+
+def _longest(calendar: icalendar.Calendar) -> timedelta:
+    spans = []
+    for component in _vevents(calendar):
+        first, last = _bounds(component)
+        spans.append(last - first)
+    return max(spans, default=timedelta(0)) + timedelta(seconds=1)
+
+
+def _has_local_times(calendar: icalendar.Calendar) -> bool:
+    """Whether any VEVENT has floating times or dates, which are read in the calendar's zone."""
+    for component in _vevents(calendar):
+        value = component.decoded("DTSTART")
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            return True
+    return False
 
 
 def data_interval(data: EventData, zone: ZoneInfo) -> tuple[datetime, datetime]:

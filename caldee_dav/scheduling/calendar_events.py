@@ -528,9 +528,10 @@ def _load_for_write(
     return _Loaded(calendar, obj, parsed, zone, ref, current)
 
 
-def _store(session: Session, settings: Settings, loaded: _Loaded, now: datetime) -> EventView:
-    """Write the edited object over the one read, if it is still the one read (its ETag); the event
-    (or occurrence) as written."""
+def _store(
+    session: Session, settings: Settings, loaded: _Loaded, now: datetime
+) -> tuple[objects.PreparedObject, CalendarObject]:
+    """Write the edited object over the one read, if it is still the one read (its ETag)."""
     prepared = _prepare(settings, ev.to_text(loaded.parsed), now)
     written = calendar_edits.put_from_client(
         session,
@@ -541,7 +542,13 @@ def _store(session: Session, settings: Settings, loaded: _Loaded, now: datetime)
         Preconditions(if_match=loaded.obj.etag),
         now,
     )
-    return _written_view(loaded.calendar, written.obj, prepared, loaded.zone, loaded.ref)
+    return prepared, written.obj
+
+
+def _stored_view(session: Session, settings: Settings, loaded: _Loaded, now: datetime) -> EventView:
+    """``_store``, and the event (or occurrence) as written."""
+    prepared, written = _store(session, settings, loaded, now)
+    return _written_view(loaded.calendar, written, prepared, loaded.zone, loaded.ref)
 
 
 def update_event(
@@ -567,7 +574,7 @@ def update_event(
             ev.edit_series(loaded.parsed, edit, loaded.zone, organizer, now)
         except ev.NotInvited as exc:  # only overrides in the object: no series to change
             raise Conflict("this event has no series to change; change its occurrences") from exc
-    return _store(session, settings, loaded, now)
+    return _stored_view(session, settings, loaded, now)
 
 
 def delete_event(
@@ -624,7 +631,7 @@ def respond(
         raise Conflict(
             f"You are not invited to this event: none of its attendees is {' or '.join(addresses)}."
         ) from exc
-    return _store(session, settings, loaded, now)
+    return _stored_view(session, settings, loaded, now)
 
 
 # --- the plain-text view -----------------------------------------------------------------------
