@@ -197,6 +197,9 @@ def test_a_floating_caldav_event_reads_in_the_calendars_zone(events: Events) -> 
         "Europe/Paris",
     )
     assert got["status"] == "confirmed" and got["sequence"] == 0 and got["attendees"] == []
+    assert events.patch(got["id"], {"title": "Renamed"}).status_code == 200
+    kept = events.dav("GET", uid).text
+    assert "X-ODD;FOO=bar:baz" in kept and f"DTSTART:{dates.ical_local(MONDAY, 8)}" in kept  # still floating
 
 
 # --- recurring series ---------------------------------------------------------------------------
