@@ -20,7 +20,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
@@ -149,11 +149,14 @@ class EventData:
     recurrence_id: RecurrenceKey | None = None
     is_exception: bool = False
     recurring: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class NotInvited(ValueError):
     """The calendar's owner is not an attendee of the event."""
+
+
+class NoSeries(ValueError):
+    """The object holds only overrides (an invitation to one occurrence): there is no series to edit."""
 
 
 # --- input values ------------------------------------------------------------------------------
@@ -799,7 +802,7 @@ def edit_series(
     (exceptions, EXDATEs and RDATEs go)."""
     master = master_of(calendar)
     if master is None:
-        raise NotInvited("the object holds no series")  # only overrides: nothing to edit as a series
+        raise NoSeries("the object holds no series")
     before = _significant(master)
     old_start = master.decoded("DTSTART")
     _apply(master, edit, organizer, series=True)

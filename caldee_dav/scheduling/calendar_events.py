@@ -572,7 +572,7 @@ def update_event(
     else:
         try:
             ev.edit_series(loaded.parsed, edit, loaded.zone, organizer, now)
-        except ev.NotInvited as exc:  # only overrides in the object: no series to change
+        except ev.NoSeries as exc:
             raise Conflict("this event has no series to change; change its occurrences") from exc
     return _stored_view(session, settings, loaded, now)
 
