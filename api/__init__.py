@@ -11,6 +11,7 @@ from api import calendars as calendars_api
 from api import contract as contract_api
 from api import errors, me, site
 from api import event_types as event_types_api
+from api import events as events_api
 from api import public as public_api
 from api import schedules as schedules_api
 from api import teams as teams_api
@@ -28,6 +29,7 @@ API_BLUEPRINTS = [
     bookings_api.bp,
     teams_api.bp,
     calendars_api.bp,
+    events_api.bp,
     public_api.bp,
     contract_api.bp,
 ]

@@ -10,6 +10,7 @@ belong to ``caldee_dav.dav``; what may be written belongs to ``caldee_dav.calend
     objects      read, write (text, occurrences, change record), delete, move
     changes      the change log behind sync
     ranges       time-range candidates and busy time through the occurrence index
+    events       the REST events API's reads: an object by event id, objects with instances in a window
 """
 
 from caldee_dav.store.changes import changes_since
@@ -31,6 +32,7 @@ from caldee_dav.store.collections import (
     require_collection,
     set_collection_fields,
 )
+from caldee_dav.store.events import event_candidates, object_by_event_id
 from caldee_dav.store.objects import (
     ObjectHead,
     all_objects,
@@ -73,6 +75,7 @@ __all__ = [
     "collection_fields",
     "collection_version",
     "create_collection",
+    "event_candidates",
     "find_in_range",
     "collection_paths",
     "get_collection",
@@ -82,6 +85,7 @@ __all__ = [
     "list_objects",
     "lock_collection",
     "lock_collection_for_write",
+    "object_by_event_id",
     "object_by_uid",
     "uids_ending_with",
     "objects_at_href_or_uid",
