@@ -501,6 +501,10 @@ TIMED = {"title": "T", "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00
         ({**TIMED, "attendees": ["not-an-email"]}, ["attendees", "0", "email"]),
         ({**TIMED, "attendees": [f"p{i}@example.com" for i in range(101)]}, ["attendees"]),
         ({"start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00:00Z"}, ["title"]),
+        # At datetime's own limits date arithmetic overflows: these were 500s.
+        ({**TIMED, "start": "9999-12-31T22:00:00Z", "end": "9999-12-31T23:00:00Z"}, ["start"]),
+        ({**TIMED, "start": "0001-01-01T00:00:00Z"}, ["start"]),
+        ({**TIMED, "allDay": True, "start": "9999-12-31", "end": "9999-12-31"}, ["end"]),
     ],
 )
 def test_bad_input_is_400_naming_the_field_and_writes_nothing(
@@ -510,6 +514,24 @@ def test_bad_input_is_400_naming_the_field_and_writes_nothing(
     assert response.status_code == 400, response.text
     assert path in [d["path"] for d in response.json()["details"]], response.json()
     assert events.list(start="2030-01-01T00:00:00Z", end="2030-02-01T00:00:00Z")["data"] == []
+
+
+@pytest.mark.parametrize(
+    "query", ["start=0001-01-01T00:00:00Z&end=0001-02-01T00:00:00Z", "start=9999-12-01T00:00:00Z"]
+)
+def test_a_window_at_the_limits_of_time_is_400(events: Events, query: str) -> None:
+    response = events.api.get(f"{events.base}/events?{query}")
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["code"] == "out_of_range"
+
+
+def test_an_occurrence_id_at_the_limits_of_time_is_404(events: Events) -> None:
+    start = dates.at(MONDAY, 9)
+    series = events.create(
+        title="Daily", start=utc(start), end=utc(start + timedelta(hours=1)), recurrence="FREQ=DAILY"
+    )
+    for key in ("99991231T090000Z", "00010101", "99991231"):
+        assert events.api.get(f"{events.base}/events/{series['id']}_{key}").status_code == 404
 
 
 def test_bad_patch_and_delete_change_nothing(events: Events) -> None:

@@ -259,6 +259,10 @@ def resolve_timing(
                 parsed[name] = parse_when(text)
             except ValueError as exc:
                 problems.append(_problem(name, str(exc)))
+            else:
+                # Before any arithmetic: a day added to 9999-12-31 overflows.
+                if not in_supported_range(parsed[name]):
+                    problems.append(_problem(name, OUT_OF_RANGE, "out_of_range"))
     if problems:
         raise InvalidInput.about(problems)
     if all_day is UNCHANGED:
@@ -322,12 +326,21 @@ def _completed(current: Timing | None, given: dict[str, Any], zone_name: str) ->
     return Timing(start, end, zone_name)
 
 
+OUT_OF_RANGE = "must be between the years 1900 and 9000"
+
+
+def in_supported_range(value: When) -> bool:
+    """Whether ``value`` lies in the years events may have (date arithmetic near datetime's own limits,
+    years 1 and 9999, overflows)."""
+    day = value.date() if isinstance(value, datetime) else value
+    return EARLIEST <= day < LATEST
+
+
 def _check_order_and_range(timing: Timing) -> None:
     problems = []
     for name, value in (("start", timing.start), ("end", timing.end)):
-        day = value.date() if isinstance(value, datetime) else value
-        if not EARLIEST <= day < LATEST:
-            problems.append(_problem(name, "must be between the years 1900 and 9000", "out_of_range"))
+        if not in_supported_range(value):
+            problems.append(_problem(name, OUT_OF_RANGE, "out_of_range"))
     if problems:
         raise InvalidInput.about(problems)
     if timing.end < timing.start or (timing.all_day and timing.end <= timing.start):  # type: ignore[operator]
@@ -430,14 +443,15 @@ def format_key(key: RecurrenceKey) -> str:
 
 def parse_key(text: str) -> RecurrenceKey | None:
     """The key in an occurrence id, or None when it is not one."""
+    key: RecurrenceKey | None = None
     try:
         if re.fullmatch(r"\d{8}", text):
-            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        if re.fullmatch(r"\d{8}T\d{6}Z", text):  # %z reads the Z as UTC
-            return datetime.strptime(text, "%Y%m%dT%H%M%S%z")
+            key = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        elif re.fullmatch(r"\d{8}T\d{6}Z", text):  # %z reads the Z as UTC
+            key = datetime.strptime(text, "%Y%m%dT%H%M%S%z")
     except ValueError:
         return None
-    return None
+    return key if key is not None and in_supported_range(key) else None
 
 
 def _bounds(component: icalendar.cal.Component) -> tuple[When, When]:

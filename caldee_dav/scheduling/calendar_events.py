@@ -178,6 +178,13 @@ def get_event(session: Session, owner_id: str, calendar_id: str, event_ref: str)
 
 def default_window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
     """[start, end): start defaults to now, end to start + 90 days; at most 366 days."""
+    out_of_range = [
+        Problem((name,), ev.OUT_OF_RANGE, "out_of_range")
+        for name, value in (("start", start), ("end", end))
+        if value is not None and not ev.in_supported_range(value)
+    ]
+    if out_of_range:
+        raise InvalidInput.about(out_of_range)
     first = start or now
     last = end or first + DEFAULT_WINDOW
     if last <= first:
