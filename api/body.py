@@ -83,6 +83,9 @@ def json_body(model: type[M], check: DomainCheck[M] | None = None) -> M:
     data = request_json()
     if not isinstance(data, dict):
         raise invalid([Problem((), "The request body must be a JSON object.", "invalid_json")])
+    nul_problems = [nul_problem(path) for path in paths_with_nul(data)]
+    if nul_problems:
+        raise invalid(nul_problems)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -99,10 +102,44 @@ def json_body(model: type[M], check: DomainCheck[M] | None = None) -> M:
     raise invalid(problems)
 
 
+# How many NUL characters a request is searched for at most before it is refused for them.
+MAX_NUL_REPORTS = 20
+
+
+def paths_with_nul(data: Any) -> list[FieldPath]:
+    """Where ``data`` (parsed JSON) holds a string with a NUL character, key or value. PostgreSQL text
+    cannot store one (a 500 until refused here), and no calendar text may hold it (RFC 5545). Walked
+    with a stack, not recursion: the body may nest as deep as the JSON parser allowed."""
+    found: list[FieldPath] = []
+    stack: list[tuple[FieldPath, Any]] = [((), data)]
+    while stack and len(found) < MAX_NUL_REPORTS:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    found.append(path)
+                stack.append(((*path, _python_name(key)), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return sorted(found, key=str)
+
+
+def nul_problem(path: FieldPath) -> Problem:
+    return Problem(path, "must not contain the NUL character (U+0000)", "nul_character")
+
+
 def query_args(model: type[M]) -> M:
     """The query string as ``model`` (repeated keys become lists only where the model wants a list);
     every malformed parameter is a 400 naming it."""
     values: dict[str, Any] = {}
+    nul_problems = [
+        nul_problem((key,)) for key in request.args if "\x00" in "".join(request.args.getlist(key))
+    ]
+    if nul_problems:
+        raise invalid(nul_problems)
     for key in request.args:
         items = request.args.getlist(key)
         field = model.model_fields.get(key)

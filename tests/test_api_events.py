@@ -501,6 +501,12 @@ TIMED = {"title": "T", "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00
         ({**TIMED, "attendees": ["not-an-email"]}, ["attendees", "0", "email"]),
         ({**TIMED, "attendees": [f"p{i}@example.com" for i in range(101)]}, ["attendees"]),
         ({"start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00:00Z"}, ["title"]),
+        # PostgreSQL text cannot hold NUL: these were 500s there. Other controls are not iCalendar TEXT.
+        ({**TIMED, "title": "a\x00b"}, ["title"]),
+        ({**TIMED, "metadata": {"note": "a\x00b"}}, ["metadata", "note"]),
+        ({**TIMED, "attendees": [{"email": "a@example.com", "name": "A\x00"}]}, ["attendees", "0", "name"]),
+        ({**TIMED, "description": "ring \x07"}, ["description"]),
+        ({**TIMED, "attendees": [{"email": "a@example.com", "name": "A\nB"}]}, ["attendees", "0", "name"]),
         # At datetime's own limits date arithmetic overflows: these were 500s.
         ({**TIMED, "start": "9999-12-31T22:00:00Z", "end": "9999-12-31T23:00:00Z"}, ["start"]),
         ({**TIMED, "start": "0001-01-01T00:00:00Z"}, ["start"]),

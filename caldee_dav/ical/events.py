@@ -166,9 +166,21 @@ def _problem(path: str, message: str, code: str = "invalid") -> Problem:
     return Problem((path,), message, code)
 
 
+# RFC 5545 TEXT excludes control characters other than tab (line breaks are escaped as \\n).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def check_text(path: str, value: str | None, max_bytes: int) -> list[Problem]:
     if value is not None and len(value.encode()) > max_bytes:
         return [_problem(path, f"must be at most {max_bytes} bytes", "too_long")]
+    if value is not None and CONTROL_CHARACTERS.search(value):
+        return [
+            _problem(
+                path,
+                "must not contain control characters (tab and line breaks are fine)",
+                "control_character",
+            )
+        ]
     return []
 
 

@@ -451,8 +451,12 @@ def _attendee_problems(attendees: Sequence[Person] | None) -> list[Problem]:
             problems.append(
                 Problem(("attendees", index, "email"), "is not an email address", "invalid_email")
             )
-        if person.name is not None and len(person.name.encode()) > 1024:
-            problems.append(Problem(("attendees", index, "name"), "must be at most 1024 bytes", "too_long"))
+        if person.name is not None:
+            # A name becomes a CN parameter: no control characters and, in a parameter value, no line breaks.
+            name_problems = ev.check_text("name", person.name, 1024)
+            if not name_problems and ("\n" in person.name or "\r" in person.name):
+                name_problems = [Problem(("name",), "must be one line", "control_character")]
+            problems += [Problem(("attendees", index, "name"), p.message, p.code) for p in name_problems]
     return problems
 
 
