@@ -12,6 +12,7 @@ from api import contract as contract_api
 from api import errors, me, site
 from api import event_types as event_types_api
 from api import events as events_api
+from api import feeds as feeds_api
 from api import public as public_api
 from api import schedules as schedules_api
 from api import teams as teams_api
@@ -50,5 +51,6 @@ def create_app(settings: Settings | None = None, login_throttle: LoginThrottle |
     app.register_blueprint(site.bp)
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(feeds_api.bp)  # /feeds/...: the .ics feeds, opened by their tokens
     app.register_blueprint(public_api.pages)  # /{userSlug}/{eventSlug}: the event types' url
     return app

@@ -89,9 +89,23 @@ class Settings(BaseModel):
         description="Domain of the calendars' inbound addresses: cal-<id>@<mail_domain>.",
         pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$",
     )
+    feed_refresh_minutes: int = Field(
+        60,
+        ge=5,
+        le=10_080,
+        description="How often subscribers should fetch an .ics feed again (REFRESH-INTERVAL, max-age).",
+    )
+    feed_requests_per_minute: int = Field(
+        60, ge=0, le=100_000, description="Requests one feed token may make per minute; 0: no limit."
+    )
+    feed_cache_bytes: int = Field(
+        64_000_000,
+        ge=0,
+        description="Bytes of rendered feeds (and their gzip) each server process keeps; 0: none.",
+    )
     rate_limit_storage_url: str = Field(
         "memory://",
-        description="Where failed logins are counted: memory:// (each server process) or redis://host/db.",
+        description="Where failed logins and feed requests are counted: memory:// (each process) or redis://host/db.",
     )
 
     @field_validator("log_level")

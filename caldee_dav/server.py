@@ -60,6 +60,8 @@ class CaledeeServer(BaseApplication):  # type: ignore[misc]
             "threads": self.settings.threads,
             "loglevel": self.settings.log_level,
             "accesslog": "-" if self.settings.log_level == "debug" else None,
+            # The request line without its query string: a feed's URL carries its secret token there.
+            "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"',
             "timeout": 120,
             "graceful_timeout": 5,
             # Each worker builds its own app (and engine) after the fork: no shared connections.
