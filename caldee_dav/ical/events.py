@@ -599,7 +599,14 @@ def occurrences(
     """The instances overlapping [start, end) in order of start (lazily: a reader may stop early).
     A one-off event is one instance without a recurrence key. Run it under ``ical.deadline``."""
     recurring = is_recurring(calendar)
-    exceptions = set(overrides_of(calendar, zone)) if recurring else set()
+    if not recurring:  # one instance: no expansion machinery (most events of a calendar)
+        data = read_series(calendar, zone)
+        if data is not None:
+            first, last = data_interval(data, zone)
+            if first < end and (last > start or (first == last and first >= start)):
+                yield data
+        return
+    exceptions = set(overrides_of(calendar, zone))
     # Each window of the expansion walks a rule from its DTSTART: reach back only as far as an
     # instance can start before ``start`` and still overlap it.
     slack = _longest(calendar) + (ZONE_SLACK if _has_local_times(calendar) else timedelta(0))

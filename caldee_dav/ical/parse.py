@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import icalendar
+
+from caldee_dav.zones import zone_named
 
 # Radicale's open-ended bounds (radicale.item.filter.TIMESTAMP_MIN/MAX), repeated so this module stays pure.
 TIMESTAMP_MIN = math.floor(datetime.min.replace(tzinfo=UTC).timestamp())
@@ -117,3 +120,23 @@ def as_utc(value: date | datetime) -> datetime:
 
 def start_in_utc(component: icalendar.cal.Component) -> datetime:
     return as_utc(component.decoded("DTSTART"))
+
+
+_VTIMEZONE_BLOCK = re.compile(r"^BEGIN:VTIMEZONE\r?\n.*?^END:VTIMEZONE\r?\n", re.S | re.M)
+_TZID_LINE = re.compile(r"^TZID:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.M)
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def parse_for_reading(text: str) -> icalendar.Calendar:
+    """``parse_calendar`` for a reader that only looks at events (never writes the result back): the
+    VTIMEZONEs of IANA zones are left out before parsing, since icalendar finds those zones by name,
+    and they are most of a client's object (and of the time to parse it). Other VTIMEZONEs (a Windows
+    name, a custom zone) are kept. Not for an object about to be edited and stored."""
+    return parse_calendar(_VTIMEZONE_BLOCK.sub(_iana_zone_dropped, text))
+
+
+def _iana_zone_dropped(match: re.Match[str]) -> str:
+    block = match.group(0)
+    tzid = _TZID_LINE.search(block)
+    name = _FOLD.sub("", tzid.group(1)).strip() if tzid else ""
+    return "" if name and zone_named(name) is not None else block

@@ -132,9 +132,10 @@ def _owner_zone(session: Session, calendar: Collection) -> str | None:
     return owner.timezone if owner is not None else None
 
 
-def _parsed(obj: CalendarObject) -> icalendar.Calendar:
+def _parsed(obj: CalendarObject, *, for_reading: bool = False) -> icalendar.Calendar:
+    """``for_reading``: the object is only read, never edited and stored again (``parse_for_reading``)."""
     try:
-        return ical.parse_calendar(obj.text)
+        return ical.parse_for_reading(obj.text) if for_reading else ical.parse_calendar(obj.text)
     except ical.InvalidCalendarData as exc:
         raise Conflict(f"the event {obj.event_id!r} is stored as iCalendar that cannot be read") from exc
 
@@ -170,7 +171,7 @@ def get_event(session: Session, owner_id: str, calendar_id: str, event_ref: str)
     ref = EventRef.parse(event_ref)
     obj = _object(session, calendar, ref)
     try:
-        data = _read(_parsed(obj), calendar_zone(session, calendar), ref, obj)
+        data = _read(_parsed(obj, for_reading=True), calendar_zone(session, calendar), ref, obj)
     except ical.TooCostly as exc:
         raise WorkLimitExceeded(f"finding this occurrence is too costly ({exc})") from exc
     return _view(calendar, obj, data)
@@ -321,7 +322,7 @@ def _object_instances(
     """The object's first ``wanted`` occurrences in the window that ``accept`` takes, none starting
     after ``last``; expanded within the read time limit."""
     try:
-        parsed = ical.parse_calendar(obj.text)
+        parsed = ical.parse_for_reading(obj.text)
     except ical.InvalidCalendarData:
         log.warning("cannot parse %s for the events list", obj.href)
         return []
