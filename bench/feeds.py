@@ -54,6 +54,8 @@ from caldee_dav import clock, db, store  # noqa: E402
 from caldee_dav.calendars import accounts, feed_tokens, feeds  # noqa: E402
 from caldee_dav.calendars import objects as calendar_objects  # noqa: E402
 from caldee_dav.config import Settings  # noqa: E402
+from caldee_dav.ical import events as ical_events  # noqa: E402
+from caldee_dav.ical import parse as ical_parse  # noqa: E402
 from caldee_dav.schema import migrate  # noqa: E402
 
 PG_DATABASE = "caledee_bench_feeds"
@@ -432,6 +434,12 @@ def measure_events_list(ctx: Context, result: Result) -> None:
             if not cursor:
                 return listed
 
+    def cold_first_page() -> Any:
+        ical_parse._remembered_parse.cache_clear()
+        ical_events._remembered_one_off.cache_clear()
+        return first_page()
+
+    cold_ms, _ = timed(cold_first_page, ctx.repeat)
     page_ms, page = timed(first_page, ctx.repeat)
     naive_ms, naive = timed(lambda: naive_events_page(ctx.texts, start, end), max(3, ctx.repeat // 5))
     # Ties in start are ordered by event id here, by UID there: compare the starts.
@@ -441,7 +449,15 @@ def measure_events_list(ctx: Context, result: Result) -> None:
         result.problems.append("the events list's first page differs from the naive one")
     per_second = len(page["data"]) / (page_ms / 1000)
     result.rows.append(
-        Row(f"events list, page of {LIST_PAGE}", page_ms, naive_ms, f"{per_second:,.0f} events/s")
+        Row(
+            f"events list, page of {LIST_PAGE}, cold",
+            cold_ms,
+            naive_ms,
+            f"{len(page['data']) / (cold_ms / 1000):,.0f} events/s; nothing parsed before",
+        )
+    )
+    result.rows.append(
+        Row(f"events list, page of {LIST_PAGE}, again", page_ms, naive_ms, f"{per_second:,.0f} events/s")
     )
     all_ms, listed = timed(every_page, max(3, ctx.repeat // 3))
     result.rows.append(

@@ -17,6 +17,7 @@ objects get CREATED. Timed events are stored as DTSTART/DTEND;TZID=<zone> (UTC a
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -31,7 +32,7 @@ from dateutil import rrule as dateutil_rrule
 
 from caldee_dav.errors import InvalidInput, Problem
 from caldee_dav.ical.expand import ZONE_SLACK, iter_vevent_instances
-from caldee_dav.ical.parse import main_components
+from caldee_dav.ical.parse import MEMO_TEXT_LIMIT, main_components, parse_for_reading
 from caldee_dav.zones import zone_named
 
 PRODID = "-//Caledee//Events//EN"
@@ -564,6 +565,25 @@ def overrides_of(
 
 def is_recurring(calendar: icalendar.Calendar) -> bool:
     return any("RRULE" in c or "RDATE" in c or "RECURRENCE-ID" in c for c in _vevents(calendar))
+
+
+# Stored one-off events read, remembered by their text as ``parse_for_reading`` remembers parses: most
+# events of a calendar are one-off, and an agent polls the same list again and again.
+ONE_OFF_READS = 4096
+
+
+def read_stored_one_off(text: str, zone: ZoneInfo) -> EventData | None:
+    """``read_series`` of the stored text of an object that is not recurring (EventData is immutable, so
+    sharing a remembered one between requests is safe). InvalidCalendarData when the text cannot be
+    read."""
+    if len(text) > MEMO_TEXT_LIMIT:
+        return read_series(parse_for_reading(text), zone)
+    return _remembered_one_off(text, zone)
+
+
+@functools.lru_cache(maxsize=ONE_OFF_READS)
+def _remembered_one_off(text: str, zone: ZoneInfo) -> EventData | None:
+    return read_series(parse_for_reading(text), zone)
 
 
 def read_series(calendar: icalendar.Calendar, zone: ZoneInfo) -> EventData | None:

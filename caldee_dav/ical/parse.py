@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -127,12 +128,30 @@ _TZID_LINE = re.compile(r"^TZID:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.M)
 _FOLD = re.compile(r"\r?\n[ \t]")
 
 
+# Stored objects parsed for reading are remembered by their text (agents poll the same lists again and
+# again), so long as the text is small: the memo holds at most READING_PARSES texts of at most
+# MEMO_TEXT_LIMIT characters, and their parses.
+READING_PARSES = 512
+MEMO_TEXT_LIMIT = 32_768
+
+
 def parse_for_reading(text: str) -> icalendar.Calendar:
-    """``parse_calendar`` for a reader that only looks at events (never writes the result back): the
-    VTIMEZONEs of IANA zones are left out before parsing, since icalendar finds those zones by name,
-    and they are most of a client's object (and of the time to parse it). Other VTIMEZONEs (a Windows
-    name, a custom zone) are kept. Not for an object about to be edited and stored."""
+    """``parse_calendar`` for a reader that only looks at events: the VTIMEZONEs of IANA zones are left
+    out before parsing, since icalendar finds those zones by name, and they are most of a client's
+    object (and of the time to parse it); other VTIMEZONEs (a Windows name, a custom zone) are kept.
+
+    The result may be SHARED between callers: read it, never change it (an object about to be edited
+    and stored is parsed with ``parse_calendar``)."""
+    if len(text) > MEMO_TEXT_LIMIT:
+        return _parse_without_iana_zones(text)
+    return _remembered_parse(text)
+
+
+def _parse_without_iana_zones(text: str) -> icalendar.Calendar:
     return parse_calendar(_VTIMEZONE_BLOCK.sub(_iana_zone_dropped, text))
+
+
+_remembered_parse = functools.lru_cache(maxsize=READING_PARSES)(_parse_without_iana_zones)
 
 
 def _iana_zone_dropped(match: re.Match[str]) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import logging
 import uuid
@@ -289,7 +290,9 @@ def _first_instances(
             found = _object_instances(
                 calendar, obj, zone, Window(expand_from, window.end), accept, wanted, last
             )
-            best = sorted([*best, *found], key=lambda view: _sort_key(view, zone))[:wanted]
+            for view in found:  # kept in order: a page's worth, not a sort per object
+                bisect.insort(best, view, key=lambda kept: _sort_key(kept, zone))
+            del best[wanted:]
     return best
 
 
@@ -321,6 +324,8 @@ def _object_instances(
 ) -> list[EventView]:
     """The object's first ``wanted`` occurrences in the window that ``accept`` takes, none starting
     after ``last``; expanded within the read time limit."""
+    if not obj.recurring:
+        return _one_off_instance(calendar, obj, zone, window, accept)
     try:
         parsed = ical.parse_for_reading(obj.text)
     except ical.InvalidCalendarData:
@@ -342,6 +347,28 @@ def _object_instances(
     except (ValueError, TypeError, KeyError, OverflowError):
         log.warning("cannot expand %s for the events list", obj.href, exc_info=True)
     return found
+
+
+def _one_off_instance(
+    calendar: Collection,
+    obj: CalendarObject,
+    zone: ZoneInfo,
+    window: Window,
+    accept: Callable[[EventView], bool],
+) -> list[EventView]:
+    """``_object_instances`` of an object that is not recurring: its one event, when it overlaps the
+    window and ``accept`` takes it (read through the memo of stored one-off events)."""
+    try:
+        data = ev.read_stored_one_off(obj.text, zone)
+    except ical.InvalidCalendarData:
+        log.warning("cannot parse %s for the events list", obj.href)
+        return []
+    if data is None:
+        return []
+    first, last = ev.data_interval(data, zone)
+    overlaps = first < window.end and (last > window.start or (first == last and first >= window.start))
+    view = _view(calendar, obj, data)
+    return [view] if overlaps and accept(view) else []
 
 
 def encode_cursor(view: EventView, zone: ZoneInfo) -> str:
