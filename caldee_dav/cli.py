@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from caldee_dav import clock, db
-from caldee_dav.calendars import accounts, throttle
+from caldee_dav.calendars import accounts, feed_tokens, throttle
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
 from caldee_dav.schema import migrate
@@ -68,6 +68,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         # one more live token per run.
         replaced = accounts.revoke_tokens_named(session, user, DEMO_TOKEN_NAME)
         token = accounts.create_token(session, user, name=DEMO_TOKEN_NAME)
+        # Feed URLs are shown once too: new ones each run (the old ones stop working).
+        calendar = accounts.user_calendars(session, user)[0]
+        feeds = feed_tokens.issue_calendar_feed_tokens(calendar)
+        calendar_id = calendar.public_id
     url = settings.public_url
     if replaced:
         token_note = "new: the demo token printed before is revoked"
@@ -81,8 +85,12 @@ Caledee demo account
   Password     {password or "(unchanged since the first `make run`; use the token below)"}
   API token    {token.secret}   ({token_note}; also works as the CalDAV password)
 
+  Feed         {url}{feed_tokens.calendar_feed_path(calendar_id, feeds.full)}
+               (subscribe in Apple or Google Calendar; new on every `make run`)
+
 Try
   curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/me
+  curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/calendars/{calendar_id}/upcoming
   curl -u {DEMO_SLUG}:{token.secret} -X PROPFIND -H "Depth: 1" {url}/dav/{DEMO_SLUG}/
 """
     )

@@ -285,5 +285,11 @@ def test_make_run_demo_account_works_over_rest_and_caldav(tmp_path: Path) -> Non
             timeout=10,
         )
         assert listing.status_code == 207 and "Demo calendar" in listing.text
+        # The feed printed last opens the demo calendar; the one printed before is dead.
+        feed_paths = [re.search(r"Feed\s+https?://[^/]+(/feeds/\S+)", run.stdout) for run in (first, second)]
+        assert feed_paths[0] and feed_paths[1]
+        feed = requests.get(server.url + feed_paths[1].group(1), timeout=10)
+        assert feed.status_code == 200 and "X-WR-CALNAME:Demo calendar" in feed.text
+        assert requests.get(server.url + feed_paths[0].group(1), timeout=10).status_code == 404
     finally:
         stop_server(server)
