@@ -32,7 +32,12 @@ from dateutil import rrule as dateutil_rrule
 
 from caldee_dav.errors import InvalidInput, Problem
 from caldee_dav.ical.expand import ZONE_SLACK, iter_vevent_instances
-from caldee_dav.ical.parse import MEMO_TEXT_LIMIT, main_components, parse_for_reading
+from caldee_dav.ical.parse import (
+    MEMO_TEXT_LIMIT,
+    main_components,
+    parse_for_reading,
+    parse_without_iana_zones,
+)
 from caldee_dav.zones import zone_named
 
 PRODID = "-//Caledee//Events//EN"
@@ -583,7 +588,9 @@ def read_stored_one_off(text: str, zone: ZoneInfo) -> EventData | None:
 
 @functools.lru_cache(maxsize=ONE_OFF_READS)
 def _remembered_one_off(text: str, zone: ZoneInfo) -> EventData | None:
-    return read_series(parse_for_reading(text), zone)
+    # Parsed past parse_for_reading's memo: the EventData is what is kept, and one-off events would
+    # push the parses of series out of it.
+    return read_series(parse_without_iana_zones(text), zone)
 
 
 def read_series(calendar: icalendar.Calendar, zone: ZoneInfo) -> EventData | None:

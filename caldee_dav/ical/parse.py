@@ -143,15 +143,16 @@ def parse_for_reading(text: str) -> icalendar.Calendar:
     The result may be SHARED between callers: read it, never change it (an object about to be edited
     and stored is parsed with ``parse_calendar``)."""
     if len(text) > MEMO_TEXT_LIMIT:
-        return _parse_without_iana_zones(text)
+        return parse_without_iana_zones(text)
     return _remembered_parse(text)
 
 
-def _parse_without_iana_zones(text: str) -> icalendar.Calendar:
+def parse_without_iana_zones(text: str) -> icalendar.Calendar:
+    """``parse_for_reading`` without its memo."""
     return parse_calendar(_VTIMEZONE_BLOCK.sub(_iana_zone_dropped, text))
 
 
-_remembered_parse = functools.lru_cache(maxsize=READING_PARSES)(_parse_without_iana_zones)
+_remembered_parse = functools.lru_cache(maxsize=READING_PARSES)(parse_without_iana_zones)
 
 
 def _iana_zone_dropped(match: re.Match[str]) -> str:
