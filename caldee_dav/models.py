@@ -42,8 +42,9 @@ def new_inbound_token() -> str:
 
 def event_id_for(uid: str) -> str:
     """The REST id of the calendar object with ``uid``: derived from the UID, so it survives a client
-    deleting and re-creating the event, and is the same whoever wrote it (REST, CalDAV, mail)."""
-    return "evt_" + hashlib.sha256(uid.encode()).hexdigest()[:20]
+    deleting and re-creating the event, and is the same whoever wrote it (REST, CalDAV, mail).
+    ``ev_``, not ``evt_``: event types have that."""
+    return "ev_" + hashlib.sha256(uid.encode()).hexdigest()[:20]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -387,3 +388,33 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Lead(Base):
+    """Someone who gave their details on an event type's booking page (or the public leads endpoint)
+    but has not booked yet: one per event type and email (``email_key``, the address lower-cased, so
+    that contacts merge across case). ``booking_id`` and ``completed_at`` are set when that email
+    books that event type."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("event_type_id", "email_key", name="uq_lead_event_type_email"),
+        Index("ix_lead_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_lead_owner_email", "owner_id", "email_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("lead"))
+    # The event type's owner: whose leads these are.
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_type_id: Mapped[str] = mapped_column(ForeignKey("event_types.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320))
+    timezone: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[list[Any]] = mapped_column(default=list)
+    # new | contacted | qualified | lost
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    booking_id: Mapped[str | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+    completed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

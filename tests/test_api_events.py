@@ -475,7 +475,7 @@ def test_other_peoples_calendars_and_events_are_404(live_server: LiveServer) -> 
     # Another calendar's event through one's own calendar: 404 too.
     mine = Events(stranger.api)
     assert mine.get(event["id"]).status_code == 404
-    assert mine.get("evt_nope_20270101").status_code == 404
+    assert mine.get("ev_nope_20270101").status_code == 404
 
 
 TIMED = {"title": "T", "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T10:00:00Z"}

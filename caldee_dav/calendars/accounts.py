@@ -42,9 +42,11 @@ ALL_SCOPES = (
     "read:teams",
     "write:teams",
     "read:leads",
+    "write:leads",
     "read:contacts",
     "read:calendars",
     "write:calendars",
+    "manage:api-keys",
     "caldav",  # CalDAV login with the token as an app password
 )
 

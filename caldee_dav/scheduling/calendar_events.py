@@ -96,7 +96,7 @@ class EventRef:
     @classmethod
     def parse(cls, text: str) -> EventRef:
         event_id, underscore, key_text = text.rpartition("_")
-        if underscore and event_id.startswith("evt_") and event_id != "evt":
+        if underscore and event_id.startswith("ev_") and event_id != "ev":
             key = ev.parse_key(key_text)
             if key is None:
                 raise NotFound(f"no event {text!r}")

@@ -71,7 +71,7 @@ def _backfill() -> None:
         connection.execute(
             objects.update().where(objects.c.id == sa.bindparam("object_id")),
             [
-                {"object_id": row.id, "event_id": "evt_" + hashlib.sha256(row.uid.encode()).hexdigest()[:20]}
+                {"object_id": row.id, "event_id": "ev_" + hashlib.sha256(row.uid.encode()).hexdigest()[:20]}
                 for row in rows
             ],
         )
