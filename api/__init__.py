@@ -8,6 +8,7 @@ from flask import Flask
 from api import availability as availability_api
 from api import bookings as bookings_api
 from api import calendars as calendars_api
+from api import contacts as contacts_api
 from api import contract as contract_api
 from api import errors, me, site
 from api import event_types as event_types_api
@@ -32,6 +33,7 @@ API_BLUEPRINTS = [
     calendars_api.bp,
     events_api.bp,
     public_api.bp,
+    contacts_api.bp,
     contract_api.bp,
 ]
 

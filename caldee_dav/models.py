@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -362,6 +363,11 @@ class Booking(Base):
     hosts: Mapped[list[BookingHost]] = relationship(cascade="all, delete-orphan")
 
 
+# A user's contacts merge bookings by lower-cased invitee email (caldee_dav/scheduling/contacts.py):
+# one contact's bookings are one index range, and the expression must be written the same way there.
+Index("ix_booking_owner_email_key", Booking.owner_id, func.lower(Booking.invitee_email))
+
+
 class BookingHost(Base):
     """One host of a booking (every host of a collective one), with its start: a host's bookings in a
     window are one index range, where searching ``host_ids`` (JSON) scanned every user's bookings."""
@@ -418,3 +424,27 @@ class Lead(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class ContactSummary(Base):
+    """One person a user has met, merged by lower-cased email across their bookings (as owner) and
+    leads: kept by database triggers (migration 0009), never written by the application. Read by
+    ``caldee_dav/scheduling/contacts.py``, which documents what the columns mean.
+
+    No foreign key to users: a user's deletion removes their bookings and leads one by one, and each
+    recomputation may briefly write a summary of the user already gone (the last removes it)."""
+
+    __tablename__ = "contact_summaries"
+    __table_args__ = (Index("ix_contact_owner_activity", "owner_id", "last_activity_at", "email_key"),)
+
+    owner_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    # The spelling of the most recent booking or lead; the most recent name given.
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    bookings: Mapped[int] = mapped_column(Integer)
+    meetings: Mapped[int] = mapped_column(Integer)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    lead_status: Mapped[str | None] = mapped_column(String(16))
+    last_activity_at: Mapped[datetime] = mapped_column()
+    first_seen_at: Mapped[datetime] = mapped_column()
