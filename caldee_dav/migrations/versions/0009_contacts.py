@@ -23,7 +23,10 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-COLUMNS = "owner_id, email_key, email, name, bookings, meetings, no_shows, lead_status, last_activity_at, first_seen_at"
+COLUMNS = (
+    "owner_id, email_key, email, name, bookings, meetings, no_shows, lead_status,"
+    " last_activity_at, first_seen_at"
+)
 # Advisory lock namespace (two-key form, apart from the migrations' single-key lock): "CT".
 LOCK_CLASS = 17236
 
