@@ -394,3 +394,43 @@ def test_upgrade_summarizes_existing_bookings_and_leads(empty_database_url: str)
         rows = session.scalars(select(ContactSummary).order_by(ContactSummary.email_key)).all()
         summaries = [(r.email, r.name, r.bookings, r.meetings, r.lead_status) for r in rows]
     assert summaries == [("Ada@X.com", "Ada", 2, 1, "qualified"), ("bob@x.com", None, 0, 0, "qualified")]
+
+
+def test_two_transactions_adding_the_same_person_both_count(live_server: LiveServer) -> None:
+    # The second waits for the first's summary row, then counts from what the first committed.
+    import threading
+
+    account = contacts_account(live_server)
+    engine = db.engine_for(live_server.database_url)
+    type_ids = [event_type_id(live_server, account) for _ in range(2)]
+
+    def booking(type_id: str, email: str) -> Booking:
+        start = NOW + timedelta(days=2)
+        return Booking(
+            owner_id=account.user_id,
+            event_type_id=type_id,
+            host_user_id=account.user_id,
+            start_at=start,
+            end_at=start + timedelta(minutes=30),
+            duration_min=30,
+            invitee_name="Racer",
+            invitee_email=email,
+            invitee_timezone="UTC",
+            ical_uid=f"race{next(_numbers)}@test",
+        )
+
+    def second() -> None:
+        with db.write_unit(engine) as session:
+            session.add(booking(type_ids[1], "RACE@example.com"))
+
+    with db.write_unit(engine) as session:
+        session.add(booking(type_ids[0], "race@example.com"))
+        session.flush()  # the first's trigger has run; it commits below
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(timeout=0.5)
+        assert other.is_alive()  # the second waits (a row lock, or SQLite's one writer)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    (racer,) = contacts(live_server, account)["data"]
+    assert (racer["email"].lower(), racer["meetings"]) == ("race@example.com", 2)

@@ -9,10 +9,12 @@ A user's contacts are their bookings' invitees and their leads merged by lower-c
 every insert, update or delete of a booking or a lead (foreign-key cascades included), a trigger
 recomputes the summary of that one (owner, email key), by the same GROUP BY over a UNION ALL of both
 tables that builds them all here, through ``ix_booking_owner_email_key`` and ``ix_lead_owner_email``.
-On PostgreSQL the recomputation first takes a transaction advisory lock on the (owner, key): a second
-transaction changing the same person waits for the first to commit, then recomputes from what it
-committed (READ COMMITTED: each statement sees the latest commits), so none overwrites the other's.
-SQLite runs one writer at a time.
+On PostgreSQL the recomputation first locks the person's summary row (inserting a placeholder when
+there is none): a second transaction changing the same person waits for the first to commit, then
+recomputes from what it committed (READ COMMITTED: each statement sees the latest commits), so none
+overwrites the other's. Row locks, not advisory locks: deleting an event type cascades to all its
+bookings in one transaction, and as many advisory locks would exhaust the shared lock table. SQLite
+runs one writer at a time.
 """
 
 import sqlalchemy as sa
@@ -27,8 +29,8 @@ COLUMNS = (
     "owner_id, email_key, email, name, bookings, meetings, no_shows, lead_status,"
     " last_activity_at, first_seen_at"
 )
-# Advisory lock namespace (two-key form, apart from the migrations' single-key lock): "CT".
-LOCK_CLASS = 17236
+# How many times a recomputation on PostgreSQL tries to lock a summary row that others replace.
+LOCK_ATTEMPTS = 20
 
 # Every booking and lead as one row (``{booking_where}`` / ``{lead_where}`` narrow it to one person).
 # Meetings are bookings that are not canceled (active, or pending the host's confirmation).
@@ -120,7 +122,19 @@ def _postgresql_functions() -> list[str]:
     statements = [
         f"""CREATE FUNCTION caledee_refresh_contact(p_owner text, p_key text) RETURNS void AS $$
         BEGIN
-            PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(p_owner || '/' || p_key));
+            -- Lock the person's summary row, made first if need be (a placeholder this transaction
+            -- replaces). A transaction that made or changed it before us holds it until it commits;
+            -- then the row may be gone (replaced): try again, a bounded number of times.
+            FOR attempt IN 1..{LOCK_ATTEMPTS} LOOP
+                INSERT INTO contact_summaries ({COLUMNS})
+                VALUES (p_owner, p_key, p_key, NULL, 0, 0, 0, NULL, now(), now())
+                ON CONFLICT DO NOTHING;
+                PERFORM 1 FROM contact_summaries WHERE owner_id = p_owner AND email_key = p_key FOR UPDATE;
+                EXIT WHEN FOUND;
+                IF attempt = {LOCK_ATTEMPTS} THEN
+                    RAISE EXCEPTION 'contact summary of % kept changing', p_key USING ERRCODE = '40001';
+                END IF;
+            END LOOP;
             {body};
         END $$ LANGUAGE plpgsql"""
     ]
