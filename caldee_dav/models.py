@@ -435,13 +435,21 @@ class ContactSummary(Base):
     recomputation may briefly write a summary of the user already gone (the last removes it)."""
 
     __tablename__ = "contact_summaries"
-    __table_args__ = (Index("ix_contact_owner_activity", "owner_id", "last_activity_at", "email_key"),)
+    # A page is a backward range of it (latest activity first, ties by email key), and a filtered
+    # count reads it alone: it holds what the filters look at (kind: bookings; q: the two keys).
+    __table_args__ = (
+        Index(
+            "ix_contact_owner_activity", "owner_id", "last_activity_at", "email_key", "bookings", "name_key"
+        ),
+    )
 
     owner_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
     # The spelling of the most recent booking or lead; the most recent name given.
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
+    # The name lower-cased: what a search looks in, with email_key.
+    name_key: Mapped[str | None] = mapped_column(String(200))
     bookings: Mapped[int] = mapped_column(Integer)
     meetings: Mapped[int] = mapped_column(Integer)
     no_shows: Mapped[int] = mapped_column(Integer)

@@ -6,7 +6,7 @@ their owner) and leads. Grouping 100,000 bookings on every request took about ha
 database keeps the groups: ``contact_summaries`` (``models.ContactSummary``), one row per user and
 email key, recomputed by triggers (migration 0009) whenever a booking or lead of that person is
 inserted, changed or deleted, cascades included, in the same transaction. A page is then a range of
-``ix_contact_owner_activity`` and the total a count of the user's rows: two queries.
+``ix_contact_owner_activity`` and the total a count of the user's rows in it: two queries.
 
 What the fields mean (docs/api.md, "Contacts"):
 
@@ -18,8 +18,9 @@ What the fields mean (docs/api.md, "Contacts"):
   name given.
 * ``last_activity_at`` / ``first_seen_at``: the latest change / earliest creation of their bookings
   and leads.
-* Order: most recent activity first, then by lower-cased email (a total order: pages never repeat or
-  skip a contact while nothing changes).
+* Order: most recent activity first, ties by lower-cased email, descending (a total order: pages never
+  repeat or skip a contact while nothing changes; both descending, a page is a backward range of
+  ``ix_contact_owner_activity``, where a mixed order sorted 10,000 rows for a page at offset 10,000).
 * ``q`` matches the email or the name shown, as a case-insensitive substring;
   ``%`` and ``_`` match themselves.
 """
@@ -75,7 +76,7 @@ def _filters(owner_id: str, kind: Kind | None, q: str | None) -> list[ColumnElem
         pattern = "%" + escape_like(q.lower()) + "%"
         conditions.append(
             ContactSummary.email_key.like(pattern, escape="\\")
-            | func.lower(ContactSummary.name).like(pattern, escape="\\")
+            | ContactSummary.name_key.like(pattern, escape="\\")
         )
     return conditions
 
@@ -112,7 +113,7 @@ def list_contacts(
     page = (
         select(ContactSummary)
         .where(*conditions)
-        .order_by(ContactSummary.last_activity_at.desc(), ContactSummary.email_key)
+        .order_by(ContactSummary.last_activity_at.desc(), ContactSummary.email_key.desc())
         .offset(offset)
         .limit(limit)
     )

@@ -26,7 +26,7 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = (
-    "owner_id, email_key, email, name, bookings, meetings, no_shows, lead_status,"
+    "owner_id, email_key, email, name, name_key, bookings, meetings, no_shows, lead_status,"
     " last_activity_at, first_seen_at"
 )
 # How many times a recomputation on PostgreSQL tries to lock a summary row that others replace.
@@ -73,15 +73,22 @@ LATEST_STATUS = """(
 
 
 def summaries_insert(booking_where: str = "", lead_where: str = "") -> str:
-    """INSERT the summaries of every person the filters leave (none when they have no row left)."""
+    """INSERT the summaries of every person the filters leave (none when they have no row left).
+    ``name_key``, the name lower-cased, is what a search looks in (lower() on every row at each
+    search took three times as long on PostgreSQL)."""
     activity = ACTIVITY.format(booking_where=booking_where, lead_where=lead_where)
     return f"""
         INSERT INTO contact_summaries ({COLUMNS})
-        SELECT g.owner_id, g.email_key,
-               {_latest("b.invitee_email", "l.email")},
-               {_latest("b.invitee_name", "l.name", "AND l.name IS NOT NULL")},
-               g.bookings, g.meetings, g.no_shows, {LATEST_STATUS}, g.last_activity_at, g.first_seen_at
-        FROM ({GROUPED.format(activity=activity)}) AS g
+        SELECT owner_id, email_key, email, name, lower(name), bookings, meetings, no_shows, lead_status,
+               last_activity_at, first_seen_at
+        FROM (
+            SELECT g.owner_id, g.email_key,
+                   {_latest("b.invitee_email", "l.email")} AS email,
+                   {_latest("b.invitee_name", "l.name", "AND l.name IS NOT NULL")} AS name,
+                   g.bookings, g.meetings, g.no_shows, {LATEST_STATUS} AS lead_status,
+                   g.last_activity_at, g.first_seen_at
+            FROM ({GROUPED.format(activity=activity)}) AS g
+        ) AS summary
     """
 
 
@@ -127,7 +134,7 @@ def _postgresql_functions() -> list[str]:
             -- then the row may be gone (replaced): try again, a bounded number of times.
             FOR attempt IN 1..{LOCK_ATTEMPTS} LOOP
                 INSERT INTO contact_summaries ({COLUMNS})
-                VALUES (p_owner, p_key, p_key, NULL, 0, 0, 0, NULL, now(), now())
+                VALUES (p_owner, p_key, p_key, NULL, NULL, 0, 0, 0, NULL, now(), now())
                 ON CONFLICT DO NOTHING;
                 PERFORM 1 FROM contact_summaries WHERE owner_id = p_owner AND email_key = p_key FOR UPDATE;
                 EXIT WHEN FOUND;
@@ -165,6 +172,7 @@ def upgrade() -> None:
         sa.Column("email_key", sa.String(length=320), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("name_key", sa.String(length=200), nullable=True),
         sa.Column("bookings", sa.Integer(), nullable=False),
         sa.Column("meetings", sa.Integer(), nullable=False),
         sa.Column("no_shows", sa.Integer(), nullable=False),
@@ -173,8 +181,11 @@ def upgrade() -> None:
         sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("owner_id", "email_key"),
     )
+    # Pages walk it backwards; filtered counts read it alone (kind: bookings; q: email and name keys).
     op.create_index(
-        "ix_contact_owner_activity", "contact_summaries", ["owner_id", "last_activity_at", "email_key"]
+        "ix_contact_owner_activity",
+        "contact_summaries",
+        ["owner_id", "last_activity_at", "email_key", "bookings", "name_key"],
     )
     op.create_index("ix_booking_owner_email_key", "bookings", ["owner_id", sa.text("lower(invitee_email)")])
     postgresql = op.get_bind().dialect.name == "postgresql"
