@@ -9,6 +9,7 @@ from api import availability as availability_api
 from api import bookings as bookings_api
 from api import calendars as calendars_api
 from api import contract as contract_api
+from api import docs as docs_api
 from api import errors, me, site
 from api import event_types as event_types_api
 from api import events as events_api
@@ -33,6 +34,7 @@ API_BLUEPRINTS = [
     events_api.bp,
     public_api.bp,
     contract_api.bp,
+    docs_api.bp,
 ]
 
 
