@@ -307,3 +307,53 @@ def test_written_components_say_what_their_models_say() -> None:
         for name, schema in written.items():
             assert name in generated, f"{additions_file.name}: {name} is no model's"
             assert schema_differences(schema, generated[name], served, name) == [], additions_file.name
+
+
+def test_docs_page_renders_the_contract_from_this_server_only(live_server: LiveServer) -> None:
+    page = requests.get(live_server.url + "/api/v2/docs", timeout=10)  # no token
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    # Every script and style sheet it loads is this server's, and answers.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert {"docs/assets/swagger-ui.css", "docs/assets/swagger-ui-bundle.js", "docs/assets/docs.js"} <= set(
+        assets
+    )
+    assert not [a for a in assets if "//" in a and not a.startswith("openapi")]
+    assert "<script>" not in page.text  # no inline script: the CSP would refuse it
+    for asset in (a for a in assets if a.startswith("docs/assets/")):
+        answer = requests.get(f"{live_server.url}/api/v2/{asset}", timeout=10)
+        assert answer.status_code == 200 and len(answer.content) > 100, asset
+        expected = "text/css" if asset.endswith(".css") else "text/javascript"
+        assert answer.headers["Content-Type"].startswith(expected), asset
+    script = requests.get(live_server.url + "/api/v2/docs/assets/docs.js", timeout=10).text
+    assert '"openapi.json"' in script and "validatorUrl: null" in script
+    missing = requests.get(live_server.url + "/api/v2/docs/assets/index.template.html", timeout=10)
+    assert missing.status_code == 404 and missing.json()["title"] == "Not Found"
+    traversal = requests.get(live_server.url + "/api/v2/docs/assets/..%2F..%2Fcontract.py", timeout=10)
+    assert traversal.status_code == 404
+
+
+def _secured_operations() -> list[tuple[str, str]]:
+    from api.contract import served_contract
+
+    served = served_contract()
+    return [
+        (path, method)
+        for path, item in served["paths"].items()
+        if path not in DEFERRED
+        for method, operation in item.items()
+        if operation.get("security", served["security"]) != []
+    ]
+
+
+def test_every_secured_operation_answers_401_without_a_token(live_server: LiveServer) -> None:
+    """Every documented operation that takes a token (the seed's and Caledee's) refuses a request without
+    one, with the error body: what schemathesis' `ignored_auth` check would look at."""
+    operations = _secured_operations()
+    assert len(operations) > 40
+    for path, method in operations:
+        url = live_server.url + "/api/v2" + re.sub(r"\{[^}]+\}", "x", path)
+        response = requests.request(method, url, json={}, timeout=10)
+        assert response.status_code == 401, f"{method.upper()} {path}"
+        assert response.json()["title"] == "Unauthorized"
