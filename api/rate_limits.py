@@ -59,7 +59,8 @@ def _view_needs_token() -> bool:
 
 
 def _before() -> None:
-    if limited(request.path, request.blueprint) and not _view_needs_token():
+    # OPTIONS is answered by Flask without the view (and its token check): counted by address.
+    if limited(request.path, request.blueprint) and (request.method == "OPTIONS" or not _view_needs_token()):
         count_address()
 
 
