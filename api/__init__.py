@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api import api_keys as api_keys_api
 from api import availability as availability_api
 from api import bookings as bookings_api
 from api import calendars as calendars_api
 from api import contract as contract_api
-from api import errors, me, site
+from api import errors, me, rate_limits, site
 from api import event_types as event_types_api
 from api import events as events_api
 from api import feeds as feeds_api
@@ -18,6 +19,7 @@ from api import schedules as schedules_api
 from api import teams as teams_api
 from api.context import EXTENSION, Caledee
 from caldee_dav import db
+from caldee_dav.calendars.request_limits import RequestLimits
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings, load_settings
 
@@ -33,6 +35,7 @@ API_BLUEPRINTS = [
     events_api.bp,
     public_api.bp,
     contract_api.bp,
+    api_keys_api.bp,
 ]
 
 
@@ -45,9 +48,13 @@ def create_app(settings: Settings | None = None, login_throttle: LoginThrottle |
     app.config["MAX_CONTENT_LENGTH"] = settings.max_resource_size
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Caledee(
-        settings=settings, engine=db.engine_for(settings.database_url), login_throttle=login_throttle
+        settings=settings,
+        engine=db.engine_for(settings.database_url),
+        login_throttle=login_throttle,
+        request_limits=RequestLimits.for_settings(settings),
     )
     errors.register_error_handlers(app)
+    rate_limits.register(app)  # X-RateLimit-* on every /api/v2 answer, 429 past the limit
     app.register_blueprint(site.bp)
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
