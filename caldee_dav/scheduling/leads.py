@@ -20,7 +20,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -37,6 +37,7 @@ from caldee_dav.zones import zone_named
 STATUSES = ("new", "contacted", "qualified", "lost")
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 320
+MAX_ID_LENGTH = 40  # the ids' column
 CURSOR_TAG = "lead"
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 
@@ -152,7 +153,7 @@ def _insert_if_new(
         )
         .on_conflict_do_nothing(index_elements=["event_type_id", "email_key"])
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    return session.execute(statement.returning(Lead.id)).first() is not None
 
 
 def _locked_lead(session: Session, event_type_id: str, email_key: str) -> Lead:
@@ -202,12 +203,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         tag, created_text, lead_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         created = datetime.fromisoformat(created_text)
-        if tag != CURSOR_TAG or created.tzinfo is None or not isinstance(lead_id, str):
+        if tag != CURSOR_TAG or created.tzinfo is None or not _could_be_id(lead_id):
             raise ValueError("not a cursor of the leads list")
-        return created, lead_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        return created.astimezone(UTC), lead_id
+    # RecursionError: JSON nested past the parser's depth; OverflowError: a time at the end of time.
+    except (ValueError, TypeError, binascii.Error, RecursionError, OverflowError) as exc:
         problem = Problem(("cursor",), "is not a cursor returned by the leads list", "invalid_cursor")
         raise InvalidInput.about([problem]) from exc
+
+
+def _could_be_id(value: object) -> bool:
+    """Whether ``value`` may be a lead's id; if not, no query is made (PostgreSQL refuses a NUL: a 500)."""
+    return isinstance(value, str) and "\x00" not in value and len(value) <= MAX_ID_LENGTH
 
 
 def _check_status(status: str) -> None:
@@ -251,6 +258,8 @@ def list_leads(
 
 def _require_lead(session: Session, owner_id: str, lead_id: str, *, lock: bool = False) -> LeadView:
     """The owner's lead; anyone else's is as unknown as a made-up id."""
+    if not _could_be_id(lead_id):
+        raise NotFound(f"No lead {lead_id[:MAX_ID_LENGTH]!r}.")
     query = (
         select(Lead, EventType)
         .join(EventType, EventType.id == Lead.event_type_id)
