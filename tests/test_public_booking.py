@@ -110,6 +110,12 @@ def test_bad_bodies_get_the_authenticated_answers(live_server: LiveServer) -> No
             iso(MONDAY_DATE, 10), answers=[{"questionId": "nope", "value": "x"}]
         ),
         "malformed email": booking_body(iso(MONDAY_DATE, 10), email="not-an-email"),
+        # 212 characters, 412 once lower-cased (as bookings keep it): over the column's 320.
+        "email longer lower-cased": booking_body(
+            iso(MONDAY_DATE, 10),
+            email="\u0130" * 200 + "@example.com",
+            answers=[{"questionId": "company", "value": "A"}],
+        ),
         "outside hours": booking_body(iso(MONDAY_DATE, 3), answers=[{"questionId": "company", "value": "A"}]),
         "beyond the window": booking_body(far, answers=[{"questionId": "company", "value": "A"}]),
         "in the past": booking_body(

@@ -36,6 +36,7 @@ from caldee_dav.zones import zone_named
 ACTIVE, PENDING, CANCELED, DECLINED = "active", "pending", "canceled", "declined"
 ENDED_STATUSES = (CANCELED, DECLINED)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 320  # the invitee's and guests' columns
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ def invitee_problems(invitee: Invitee, guests: Sequence[str]) -> list[Problem]:
     for path, email in emails:
         if not EMAIL_PATTERN.match(email):
             problems.append(Problem(path, f"{email!r} is not an email address", "invalid_email"))
+        # Kept lower-cased, which lengthens a few characters ("İ"): it must still fit the column (a
+        # 500 on PostgreSQL otherwise).
+        elif len(email.lower()) > MAX_EMAIL_LENGTH:
+            problems.append(Problem(path, f"must be at most {MAX_EMAIL_LENGTH} characters", "too_long"))
     return problems
 
 
