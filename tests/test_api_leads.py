@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -380,3 +382,21 @@ def _token_for(server: LiveServer, api: Api, scopes: list[str]) -> str:
         user = session.get(User, api.account.user_id)
         assert user is not None
         return accounts.create_token(session, user, name="scoped", scopes=scopes).secret
+
+
+def test_racing_first_submissions_make_one_lead(live_server: LiveServer) -> None:
+    """Several first submissions of one email at once (a double click, a retry): one lead, one 201."""
+    api, event_type = host_with_hours(live_server)
+    start = threading.Barrier(6)
+
+    def submit(n: int) -> int:
+        start.wait(timeout=30)
+        return leave_details(
+            api, event_type, {"email": "Racer@Example.com", "name": f"Racer {n}"}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(submit, range(6)))
+    assert statuses == [200] * 5 + [201]
+    listed = api.get("/leads").json()["data"]
+    assert len(listed) == 1 and listed[0]["name"].startswith("Racer ")
