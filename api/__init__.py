@@ -14,6 +14,7 @@ from api import errors, me, rate_limits, site
 from api import event_types as event_types_api
 from api import events as events_api
 from api import feeds as feeds_api
+from api import leads as leads_api
 from api import public as public_api
 from api import schedules as schedules_api
 from api import teams as teams_api
@@ -33,6 +34,7 @@ API_BLUEPRINTS = [
     teams_api.bp,
     calendars_api.bp,
     events_api.bp,
+    leads_api.bp,
     public_api.bp,
     contract_api.bp,
     api_keys_api.bp,
