@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 from api import api_keys as api_keys_api
 from api import availability as availability_api
@@ -23,6 +23,7 @@ from caldee_dav import db
 from caldee_dav.calendars.request_limits import RequestLimits
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings, load_settings
+from caldee_dav.errors import NotFound
 
 API_PREFIX = "/api/v2"
 API_BLUEPRINTS = [
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, login_throttle: LoginThrottle |
         request_limits=RequestLimits.for_settings(settings),
     )
     errors.register_error_handlers(app)
+    app.before_request(_refuse_nul_in_path)
     rate_limits.register(app)  # X-RateLimit-* on every /api/v2 answer, 429 past the limit
     app.register_blueprint(site.bp)
     for blueprint in API_BLUEPRINTS:
@@ -63,3 +65,10 @@ def create_app(settings: Settings | None = None, login_throttle: LoginThrottle |
     app.register_blueprint(feeds_api.bp)  # /feeds/...: the .ics feeds, opened by their tokens
     app.register_blueprint(public_api.pages)  # /{userSlug}/{eventSlug}: the event types' url
     return app
+
+
+def _refuse_nul_in_path() -> None:
+    """An id or slug with a NUL names nothing (and PostgreSQL text cannot hold one: a lookup was a 500
+    there): every such path is a 404 before any view runs."""
+    if "\x00" in request.path:
+        raise NotFound("There is nothing at this address.")
