@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.context import caledee
-from api.schemas import bookings, calendars, event_types, events, profile, schedules, teams
+from api.schemas import api_keys, bookings, calendars, event_types, events, leads, profile, schedules, teams
 from api.schemas.common import RequestModel
 
 OPENAPI_DIR = Path(__file__).parent / "openapi"
@@ -87,6 +87,15 @@ MODELS: list[type[BaseModel]] = [
     events.EventIn,
     events.RespondIn,
     events.EventOut,
+    leads.LeadStatusIn,
+    leads.PublicLeadIn,
+    leads.PublicBookingIn,
+    leads.LeadOut,
+    leads.LeadDetailOut,
+    leads.PublicLeadOut,
+    api_keys.ApiKeyIn,
+    api_keys.ApiKeyOut,
+    api_keys.ApiKeyCreatedOut,
 ]
 COMPONENT_NAMES = {"CalendarUpdateIn": "CalendarUpdate", "AttendeeOut": "EventAttendee"}
 # Generated keys of a schema that say nothing to a reader ("title": "Createdat").

@@ -28,9 +28,10 @@ from schemathesis.config import SchemathesisConfig
 from api import create_app
 from api.contract import served_contract
 from caldee_dav.config import Settings
-from tests.conftest import Account, LiveServer, api_request, create_account
+from tests.conftest import Account, LiveServer, api_request, create_account, start_server, stop_server
 from tests.dates import TUE, at, next_weekday
 
+UNLIMITED = {"CALEDEE_API_REQUESTS_PER_MINUTE": "0", "CALEDEE_PUBLIC_REQUESTS_PER_MINUTE": "0"}
 # CALEDEE_TEST_SCHEMATHESIS_DEEP=1: schemathesis' coverage phase too (its deterministic edge cases:
 # missing and wrong-typed fields, boundary values) and many more examples, for a search before a
 # release (several minutes); by default the fuzzing phase alone, a few examples per operation (~40 s).
@@ -70,6 +71,15 @@ CHECKS = [
 ]
 # How often a case keeps its generated path ids rather than the account's real ones (one in N).
 GENERATED_IDS_EVERY = 4
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The live server without rate limits: a few hundred requests a minute would otherwise be 429s
+    (documented, and so no failure, but they would hide the answers this file is about)."""
+    server = start_server(database_url, tmp_path_factory.mktemp("server"), extra_env=UNLIMITED)
+    yield server
+    stop_server(server)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, StrictStr
 
@@ -11,6 +11,9 @@ from caldee_dav.calendars.accounts import IssuedToken, TokenSummary
 
 # A masked key: its first characters and an ellipsis, ``pat_abcd…``.
 MASK = "…"
+
+
+KeyState = Literal["active", "expired", "revoked"]
 
 
 class ApiKeyIn(RequestModel):
@@ -27,7 +30,7 @@ class ApiKeyOut(ResponseModel):
     name: str
     prefix: str
     scopes: list[str]
-    state: str  # active, expired or revoked
+    state: KeyState
     created_at: UtcDateTime
     last_used_at: UtcDateTime | None
     expires_at: UtcDateTime | None
@@ -56,7 +59,7 @@ class ApiKeyCreatedOut(ResponseModel):
     key: str
     prefix: str
     scopes: list[str]
-    state: str
+    state: KeyState
     expires_at: UtcDateTime | None
 
     @classmethod

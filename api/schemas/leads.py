@@ -67,7 +67,7 @@ class LeadOut(ResponseModel):
     name: str | None
     email: str
     timezone: str
-    status: str
+    status: LeadStatus
     event_type: EventTypeRef
     booked: bool
     booking_id: str | None
