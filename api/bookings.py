@@ -29,9 +29,13 @@ bp = Blueprint("bookings", __name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 Action = Callable[["Session"], tuple[int, dict[str, Any]]]
+# Whose Idempotency-Key a request's is and its scope: (user id, scope).
+KeyOwner = Callable[["Session"], tuple[str, str]]
+# The scopes of public requests' keys (kept with the host's) start with it.
+PUBLIC_SCOPE = "public:"
 
 
-def _body(session: Session, booking: Booking) -> dict[str, Any]:
+def booking_json(session: Session, booking: Booking) -> dict[str, Any]:
     return to_json(BookingOut.from_row(booking, bookings.event_type_of(session, booking)))
 
 
@@ -57,19 +61,26 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _run(action: Action, request_payload: Any) -> Response:
-    """Run ``action`` in one write transaction, once per Idempotency-Key when the header is sent."""
+def _token_key_owner(session: Session) -> tuple[str, str]:
+    """A token's request: its keys are the token user's, one scope per method and path."""
+    return current_user_id(), f"{request.method} {request.path}"
+
+
+def run_once(action: Action, request_payload: Any, key_owner: KeyOwner = _token_key_owner) -> Response:
+    """Run ``action`` in one write transaction, once per Idempotency-Key when the header is sent.
+
+    ``key_owner`` says, inside that transaction and before the action, whose key it is and in which
+    scope (a public request has no user: the host's keys, in a scope of their own)."""
     key = _idempotency_key()
     if key is None:
         with write_unit() as session:
             status, body = action(session)
         return _respond(status, body)
-    scope = f"{request.method} {request.path}"
     digest = idempotency.request_hash(request_payload)
-    user_id = current_user_id()
     for attempt in range(2):
         try:
             with write_unit() as session:
+                user_id, scope = key_owner(session)
                 claimed = idempotency.claim(session, user_id, scope, key, digest)
                 if isinstance(claimed, idempotency.StoredAnswer):
                     return _respond(claimed.status, claimed.body, replayed=True)
@@ -79,13 +90,18 @@ def _run(action: Action, request_payload: Any) -> Response:
         except idempotency.KeyReused as exc:
             raise Conflict(
                 f"The {IDEMPOTENCY_HEADER} {exc.key!r} was already used for a different request to"
-                f" {exc.scope}; use a new key for a new request."
+                f" {_said(exc.scope)}; use a new key for a new request."
             ) from exc
         except idempotency.ConcurrentClaim:
             # A concurrent twin with the same key committed first: claim again to replay its answer.
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _said(scope: str) -> str:
+    """A scope as the client knows it: the request's method and path."""
+    return f"{request.method} {request.path}" if scope.startswith(PUBLIC_SCOPE) else scope
 
 
 def _user_email(session: Session) -> str:
@@ -107,7 +123,7 @@ def list_bookings() -> Response:
             cursor=args.cursor,
             limit=args.limit,
         )
-        data = [_body(session, row) for row in rows]
+        data = [booking_json(session, row) for row in rows]
     return jsonify({"data": data, "nextCursor": next_cursor})
 
 
@@ -119,16 +135,16 @@ def create_booking() -> Response:
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
         booking = bookings.create_booking(session, ctx.settings, current_user_id(), new_booking, ctx.now())
-        return 201, _body(session, booking)
+        return 201, booking_json(session, booking)
 
-    return _run(action, request_json())
+    return run_once(action, request_json())
 
 
 @bp.get("/bookings/<booking_id>")
 @require_scopes("read:bookings")
 def get_booking(booking_id: str) -> Response:
     with read_unit() as session:
-        return jsonify(_body(session, bookings.get_booking(session, current_user_id(), booking_id)))
+        return jsonify(booking_json(session, bookings.get_booking(session, current_user_id(), booking_id)))
 
 
 @bp.delete("/bookings/<booking_id>")
@@ -149,9 +165,9 @@ def cancel_booking(booking_id: str) -> Response:
             canceled_by=_user_email(session),
             now=ctx.now(),
         )
-        return 200, _body(session, booking)
+        return 200, booking_json(session, booking)
 
-    return _run(action, {"reason": reason})
+    return run_once(action, {"reason": reason})
 
 
 @bp.post("/bookings/<booking_id>/reschedule")
@@ -170,9 +186,9 @@ def reschedule_booking(booking_id: str) -> Response:
             duration_min=body.duration_min,
             now=ctx.now(),
         )
-        return 200, _body(session, booking)
+        return 200, booking_json(session, booking)
 
-    return _run(action, request_json())
+    return run_once(action, request_json())
 
 
 @bp.post("/bookings/<booking_id>/confirm")
@@ -181,7 +197,7 @@ def confirm_booking(booking_id: str) -> Response:
     ctx = caledee()
     with write_unit() as session:
         booking = bookings.confirm_booking(session, ctx.settings, current_user_id(), booking_id, ctx.now())
-        return jsonify(_body(session, booking))
+        return jsonify(booking_json(session, booking))
 
 
 @bp.post("/bookings/<booking_id>/decline")
@@ -198,7 +214,7 @@ def decline_booking(booking_id: str) -> Response:
             reason=body.reason,
             now=ctx.now(),
         )
-        return jsonify(_body(session, booking))
+        return jsonify(booking_json(session, booking))
 
 
 @bp.post("/bookings/<booking_id>/no-show")
@@ -207,4 +223,4 @@ def mark_no_show(booking_id: str) -> Response:
     body = json_body(NoShowIn)
     with write_unit() as session:
         booking = bookings.set_no_show(session, current_user_id(), booking_id, body.no_show, caledee().now())
-        return jsonify(_body(session, booking))
+        return jsonify(booking_json(session, booking))

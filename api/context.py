@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from flask import current_app, g
 
 from caldee_dav import clock, db
+from caldee_dav.calendars.request_limits import RequestLimits
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 
@@ -26,6 +27,7 @@ class Caledee:
     settings: Settings
     engine: Engine
     login_throttle: LoginThrottle
+    request_limits: RequestLimits
     now: Callable[[], datetime] = field(default=clock.now)
 
 
@@ -118,3 +120,8 @@ def write_unit() -> Iterator[Session]:
 def current_user_id() -> str:
     """The authenticated user of this request (set by ``api.auth.require_scopes``)."""
     return g.caledee_user_id
+
+
+def current_token_id() -> str:
+    """The id of the API token this request authenticated with (set with the user)."""
+    return g.caledee_token_id

@@ -50,7 +50,12 @@ JSON_NAMES = {"from_": "from"}
 
 def json_path(path: FieldPath) -> list[str]:
     """A domain field path as the API's JSON names it: ``["weeklyRules", "0", "day"]``."""
-    return [JSON_NAMES.get(part, to_camel(part)) if isinstance(part, str) else str(part) for part in path]
+    return [_json_name(part) if isinstance(part, str) else str(part) for part in path]
+
+
+def _json_name(part: str) -> str:
+    # A header (``Idempotency-Key``) is named as sent; only snake_case field names become camelCase.
+    return part if "-" in part else JSON_NAMES.get(part, to_camel(part))
 
 
 def json_text(text: Text) -> str:

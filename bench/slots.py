@@ -70,6 +70,9 @@ PG_DATABASE = "caledee_bench_slots"
 PRELOAD_FIRST, PRELOAD_WEEKS = date(2027, 1, 4), 52
 CHECK_SAMPLE = 300
 
+# The REST rate limits off: the bench measures the server, not its limits.
+UNLIMITED = {"api_requests_per_minute": 0, "public_requests_per_minute": 0}
+
 
 @dataclass
 class Backend:
@@ -257,7 +260,7 @@ def run_backend(
         workdir,
         Result(name),
         engine,
-        Settings(database_url=url, log_level="warning"),
+        Settings(database_url=url, log_level="warning", **UNLIMITED),
         scenario.create_host(engine),
     )
     try:

@@ -103,9 +103,21 @@ class Settings(BaseModel):
         ge=0,
         description="Bytes of rendered feeds (and their gzip) each server process keeps; 0: none.",
     )
+    api_requests_per_minute: int = Field(
+        120,
+        ge=0,
+        le=1_000_000,
+        description="REST requests one API token may make per clock minute (/api/v2); 0: no limit.",
+    )
+    public_requests_per_minute: int = Field(
+        120,
+        ge=0,
+        le=1_000_000,
+        description="REST requests without a (valid) token one client address may make per clock minute.",
+    )
     rate_limit_storage_url: str = Field(
         "memory://",
-        description="Where failed logins and feed requests are counted: memory:// (each process) or redis://host/db.",
+        description="Where failed logins, feed and REST requests are counted: memory:// (each process) or redis://host/db.",
     )
 
     @field_validator("log_level")
@@ -143,9 +155,14 @@ class Settings(BaseModel):
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
+# Other names a setting may be given in the environment (the name for the storage); the
+# setting's own CALEDEE_ name wins when both are set.
+ENV_ALIASES = {"CALEDEE_RATELIMIT_STORAGE": "rate_limit_storage_url"}
+
+
 def _from_environment(environ: dict[str, str]) -> dict[str, str]:
     fields = Settings.model_fields
-    found = {}
+    found = {name: environ[alias] for alias, name in ENV_ALIASES.items() if alias in environ}
     for key, value in environ.items():
         if key.startswith(ENV_PREFIX):
             name = key[len(ENV_PREFIX) :].lower()

@@ -193,6 +193,10 @@ def start_server(
             # Tests share a server and one loopback address, and some log in wrongly on purpose: a
             # limit no module reaches (tests/test_login_throttle.py sets a small one).
             "CALEDEE_LOGIN_FAILURE_LIMIT": "1000",
+            # Likewise REST request limits no module reaches: every test speaks from 127.0.0.1, many
+            # with one token (tests/test_rate_limits.py sets small ones).
+            "CALEDEE_API_REQUESTS_PER_MINUTE": "1000000",
+            "CALEDEE_PUBLIC_REQUESTS_PER_MINUTE": "1000000",
             **clock_env(),
         }
     )

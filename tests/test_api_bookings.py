@@ -363,6 +363,9 @@ def test_idempotent_retries(live_server: LiveServer) -> None:
     cancel = api.delete(path, params={"reason": "x"}, headers={"Idempotency-Key": "cancel-1"})
     cancel_again = api.delete(path, params={"reason": "x"}, headers={"Idempotency-Key": "cancel-1"})
     assert cancel.status_code == cancel_again.status_code == 200 and cancel.json() == cancel_again.json()
+    # A key that cannot be one is a 400 naming the header as sent.
+    bad_key = api.post("/bookings", json=body, headers={"Idempotency-Key": "x" * 300})
+    assert bad_key.status_code == 400 and bad_key.json()["details"][0]["path"] == ["Idempotency-Key"]
     # Keys belong to one user: another user's identical key is unrelated to this one.
     other, other_type = owner_with_hours(live_server)
     assert booked(other.post("/bookings", json={**body, "eventTypeId": other_type["id"]}, headers=headers))

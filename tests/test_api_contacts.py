@@ -434,3 +434,35 @@ def test_two_transactions_adding_the_same_person_both_count(live_server: LiveSer
     assert not other.is_alive()
     (racer,) = contacts(live_server, account)["data"]
     assert (racer["email"].lower(), racer["meetings"]) == ("race@example.com", 2)
+
+
+def test_a_lead_left_publicly_moves_along_and_books(live_server: LiveServer) -> None:
+    # The whole path through the API: public lead form, the pipeline, a public booking.
+    import requests
+
+    account = contacts_account(live_server)
+    api = api_for(live_server, account)
+    make_schedule(api, "UTC")
+    event_type = make_event_type(api)
+    public = f"{live_server.url}/api/v2/public/{account.slug}/{event_type['slug']}"
+    details = {"name": "Grace Hopper", "email": "Grace@Navy.example", "timezone": "America/New_York"}
+    left = requests.post(f"{public}/leads", json=details, timeout=30)
+    assert left.status_code in (200, 201), left.text
+    (grace,) = contacts(live_server, account)["data"]
+    assert (grace["email"], grace["kind"], grace["status"]) == ("Grace@Navy.example", "lead", "new")
+
+    moved = api.patch(f"/leads/{left.json()['id']}", json={"status": "qualified"})
+    assert moved.status_code == 200, moved.text
+    assert contacts(live_server, account, kind="lead")["data"][0]["status"] == "qualified"
+
+    body = {"start": iso(dates.days_ahead(3), 10), "durationMin": 60, "invitee": {**details, "name": "Grace"}}
+    booked = requests.post(f"{public}/bookings", json=body, timeout=30)
+    assert booked.status_code == 201, booked.text
+    (grace,) = contacts(live_server, account)["data"]
+    assert (grace["kind"], grace["status"], grace["meetings"], grace["name"]) == (
+        "client",
+        "client",
+        1,
+        "Grace",
+    )
+    assert contacts(live_server, account, kind="lead")["total"] == 0

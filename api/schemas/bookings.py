@@ -152,7 +152,8 @@ class BookingOut(ResponseModel):
     start_at: UtcDateTime
     end_at: UtcDateTime
     duration_min: int
-    status: str
+    # The contract's two, and "pending" for event types that require confirmation.
+    status: Literal["active", "pending", "canceled"]
     location: LocationOut | None
     invitee: InviteeOut | None
     canceled_at: UtcDateTime | None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from flask import Response, jsonify
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 
@@ -22,8 +22,12 @@ def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-# Output: any aware datetime, written as RFC 3339 UTC with 'Z'.
-UtcDateTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+# Output: any aware datetime, written as RFC 3339 UTC with 'Z' (and so documented in the served contract).
+UtcDateTime = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 # Times that can be scheduled. Slot and booking arithmetic (buffers, the days around a range) must
 # stay clear of datetime's own limits: a booking at 9999-12-31T23:59:59Z was a 500.

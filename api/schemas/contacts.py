@@ -31,8 +31,9 @@ class ContactOut(ResponseModel):
     status: str
     meetings: int
     no_shows: int
-    last_activity_at: UtcDateTime
-    first_seen_at: UtcDateTime
+    # Never null here (every contact has a booking or lead); nullable as the contract has them.
+    last_activity_at: UtcDateTime | None
+    first_seen_at: UtcDateTime | None
 
     @classmethod
     def from_contact(cls, contact: Contact) -> ContactOut:

@@ -96,7 +96,7 @@ class EventTypeOut(ResponseModel):
     name: str
     slug: str
     url: str
-    kind: str
+    kind: Kind
     durations_min: list[int]
     buffer_before_min: int
     buffer_after_min: int

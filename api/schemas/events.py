@@ -83,7 +83,8 @@ class PersonOut(ResponseModel):
 class AttendeeOut(ResponseModel):
     email: str
     name: str | None
-    status: str
+    # caldee_dav.ical.events.PARTSTATS: an attendee's answer as the calendar holds it, lower-cased.
+    status: Literal["needs-action", "accepted", "declined", "tentative", "delegated"]
 
 
 def _when(value: date | datetime) -> str:
@@ -104,7 +105,7 @@ class EventOut(ResponseModel):
     end: str
     timezone: str
     all_day: bool
-    status: str
+    status: Status  # caldee_dav.ical.events.STATUSES: the calendar's STATUS, lower-cased
     attendees: list[AttendeeOut]
     organizer: PersonOut | None
     recurrence: str | None

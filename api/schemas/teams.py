@@ -49,7 +49,7 @@ class TeamOut(ResponseModel):
     name: str
     created_at: UtcDateTime
     # The caller's own membership.
-    role: str
+    role: Role
     membership_id: str
 
     @classmethod
@@ -69,7 +69,7 @@ class MembershipOut(ResponseModel):
     id: str
     team_id: str
     user: UserRefOut
-    role: str
+    role: Role
     accepted: bool
     invited_by: UserRefOut | None
     created_at: UtcDateTime
@@ -101,7 +101,7 @@ class InvitationOut(ResponseModel):
 
     id: str
     team: TeamRefOut
-    role: str
+    role: Role
     invited_by: UserRefOut | None
     created_at: UtcDateTime
 

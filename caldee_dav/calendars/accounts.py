@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, select
+from sqlalchemy import ColumnElement, Row, bindparam, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from caldee_dav import clock, store
 from caldee_dav.calendars.objects import SUPPORTED_COMPONENTS
-from caldee_dav.errors import AlreadyExists, InvalidInput, NotFound
+from caldee_dav.errors import AlreadyExists, Conflict, Field, Forbidden, InvalidInput, NotFound, Problem
 from caldee_dav.models import ApiToken, Collection, User
 from caldee_dav.zones import zone_named
 
@@ -202,6 +202,8 @@ class TokenSummary:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    # The secret's first characters (``pat_`` and four more): enough to tell keys apart, not to guess one.
+    display_prefix: str = ""
 
     @property
     def state(self) -> str:
@@ -233,6 +235,7 @@ def list_tokens(
             token.expires_at,
             token.last_used_at,
             token.revoked_at,
+            token.display_prefix,
         )
         for token, slug in rows
     ]
@@ -293,6 +296,129 @@ def touch_token_id(session: Session, token_id: str) -> None:
     token = session.get(ApiToken, token_id)
     if token is not None:
         touch_token(token)
+
+
+# --- API keys over REST (a user's own tokens, minted with a token) ----------------------------------
+
+# Live keys one user may hold at once (POST /api-keys beyond it: 409), and keys one list shows.
+MAX_LIVE_KEYS = 100
+MAX_LISTED_KEYS = 500
+KEY_NAME_LENGTH = 200
+
+
+def issue_api_key(
+    session: Session,
+    caller_token_id: str,
+    *,
+    name: str,
+    scopes: list[str] | None,
+    expires_days: int | None,
+) -> IssuedToken:
+    """A new token for the owner of ``caller_token_id``, minted with that token.
+
+    A key never holds more than the token that mints it: scopes it lacks are refused (Forbidden), none
+    given means all of its scopes; and it never outlives it: a minting token that expires gives its
+    expiry to a key asked without one, and refuses a later one. So a short-lived or narrow token cannot
+    turn itself into a lasting or wider one.
+    """
+    caller = session.get(ApiToken, caller_token_id)
+    if caller is None or caller.revoked_at is not None:
+        raise NotFound(f"no token {caller_token_id!r}")
+    held = list(caller.scopes or ())
+    chosen = held if scopes is None else list(dict.fromkeys(scopes))
+    _check_key_input(name, chosen, held, expires_days)
+    expires_at = clock.now() + timedelta(days=expires_days) if expires_days else None
+    if caller.expires_at is not None:
+        if expires_at is not None and expires_at > caller.expires_at:
+            raise InvalidInput.about(
+                [Problem(("expires_in_days",), _outlives(caller.expires_at), "outlives_token")]
+            )
+        expires_at = expires_at or caller.expires_at
+    live = _live_token(clock.now())
+    live_keys = session.scalar(
+        select(func.count()).select_from(ApiToken).where(ApiToken.user_id == caller.user_id, *live)
+    )
+    if (live_keys or 0) >= MAX_LIVE_KEYS:
+        raise Conflict(f"{MAX_LIVE_KEYS} keys are live already; revoke one before creating another")
+    issued = create_token(session, caller.user, name=name.strip(), scopes=chosen)
+    token = session.get(ApiToken, issued.id)
+    assert token is not None
+    token.expires_at = expires_at
+    return IssuedToken(issued.id, issued.secret, issued.name, issued.scopes, expires_at)
+
+
+def _outlives(expires_at: datetime) -> str:
+    return f"must not outlive the token that creates the key (it expires at {expires_at.isoformat()})"
+
+
+def _check_key_input(name: str, chosen: list[str], held: list[str], expires_days: int | None) -> None:
+    problems: list[Problem] = []
+    if not name.strip():
+        problems.append(Problem(("name",), "must not be empty", "required"))
+    elif len(name.strip()) > KEY_NAME_LENGTH:
+        problems.append(Problem(("name",), f"must be at most {KEY_NAME_LENGTH} characters", "too_long"))
+    if not chosen:
+        problems.append(Problem(("scopes",), "must name at least one scope", "required"))
+    for index, scope in enumerate(chosen):
+        if scope not in ALL_SCOPES:
+            message = f"unknown scope {scope!r}; known: {', '.join(ALL_SCOPES)}"
+            problems.append(Problem(("scopes", index), message, "unknown_scope"))
+    if expires_days is not None and not 0 < expires_days <= MAX_TOKEN_DAYS:
+        message = f"must be between 1 and {MAX_TOKEN_DAYS} days (or null: no expiry)"
+        problems.append(Problem(("expires_in_days",), message, "out_of_range"))
+    if problems:
+        raise InvalidInput.about(problems)
+    beyond = [(index, scope) for index, scope in enumerate(chosen) if scope not in held]
+    if beyond:
+        refused = [
+            Problem(("scopes", index), f"{scope!r} is not held by the token creating the key", "not_held")
+            for index, scope in beyond
+        ]
+        scopes = ", ".join(scope for _, scope in beyond)
+        raise Forbidden(
+            ("A key cannot have scopes its creator lacks: ", Field("scopes"), f" {scopes}"),
+            problems=refused,
+        )
+
+
+def list_api_keys(session: Session, caller_token_id: str) -> list[TokenSummary]:
+    """The keys of the owner of ``caller_token_id``, newest first, revoked and expired ones too (the
+    ``MAX_LISTED_KEYS`` newest)."""
+    owner = session.scalar(select(ApiToken.user_id).where(ApiToken.id == caller_token_id))
+    query = (
+        select(ApiToken, User.slug)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.user_id == owner)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        .limit(MAX_LISTED_KEYS)
+    )
+    return [
+        TokenSummary(
+            token.id,
+            slug,
+            token.name,
+            list(token.scopes or ()),
+            token.created_at,
+            token.expires_at,
+            token.last_used_at,
+            token.revoked_at,
+            token.display_prefix,
+        )
+        for token, slug in session.execute(query)
+    ]
+
+
+def revoke_api_key(session: Session, caller_token_id: str, key_id: str) -> None:
+    """Revoke one of the caller's own keys (the calling one too); again is no error. Anyone else's key
+    is the same NotFound as no key, so ids cannot be probed. Refused by every process from the next
+    request on: tokens are looked up on each."""
+    owner = session.scalar(select(ApiToken.user_id).where(ApiToken.id == caller_token_id))
+    # Ids are short and plain; anything else (a NUL, which PostgreSQL refuses in text) is no key.
+    token = session.get(ApiToken, key_id) if key_id.isprintable() and len(key_id) <= 40 else None
+    if token is None or owner is None or token.user_id != owner:
+        raise NotFound(f"no API key {key_id!r}")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
 
 
 def caldav_login(session: Session, login: str, password: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -41,6 +42,9 @@ def visible_to(user_id: str) -> ColumnElement[bool]:
     )
 
 
+_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
 def encode_cursor(booking: Booking) -> str:
     raw = json.dumps([booking.start_at.astimezone(UTC).isoformat(), booking.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -51,10 +55,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         start_text, booking_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         start = datetime.fromisoformat(start_text)
-        if start.tzinfo is None or not isinstance(booking_id, str):
+        # A forged cursor: a NUL (PostgreSQL text cannot hold one) or an id no booking has, or a time
+        # that leaves datetime's range in UTC (year 1 at +01:00).
+        if start.tzinfo is None or not isinstance(booking_id, str) or not _ID.match(booking_id):
             raise ValueError("bad cursor fields")
-        return start, booking_id
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        return start.astimezone(UTC), booking_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError) as exc:
         problem = Problem(("cursor",), "is not a cursor returned by this API", "invalid_cursor")
         raise InvalidInput.about([problem]) from exc
 

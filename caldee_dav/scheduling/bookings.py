@@ -27,7 +27,8 @@ from caldee_dav import db
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, FieldPath, InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
-from caldee_dav.scheduling import booking_calendar, booking_list, event_types, offers
+from caldee_dav.scheduling import booking_calendar, booking_list, event_types, leads, offers
+from caldee_dav.scheduling.answers import validate_answers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
 from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
 from caldee_dav.zones import zone_named
@@ -35,8 +36,7 @@ from caldee_dav.zones import zone_named
 ACTIVE, PENDING, CANCELED, DECLINED = "active", "pending", "canceled", "declined"
 ENDED_STATUSES = (CANCELED, DECLINED)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Question types whose answer must be one of the options.
-SINGLE_CHOICE_TYPES = {"select", "radio", "dropdown", "choice"}
+MAX_EMAIL_LENGTH = 320  # the invitee's and guests' columns
 
 
 @dataclass(frozen=True)
@@ -74,48 +74,6 @@ def lock_users(session: Session, user_ids: Sequence[str]) -> None:
         session.execute(query).all()
 
 
-def validate_answers(event_type: EventType, answers: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Answers as stored ({questionId, label, value}); 400 naming every unknown, repeated, missing or
-    invalid answer at once."""
-    questions = {str(q.get("id")): q for q in event_type.questions or []}
-    problems: list[Problem] = []
-    given: dict[str, str] = {}
-    unknown: list[str] = []
-    for index, (qid, value) in enumerate(answers):
-        path = ("answers", index, "question_id")
-        if qid not in questions:
-            unknown.append(qid)
-            problems.append(Problem(path, f"unknown question {qid!r}", "unknown_question"))
-        elif qid in given:
-            problems.append(Problem(path, f"question {qid!r} is answered twice", "duplicate"))
-        else:
-            given[qid] = value
-            question = questions[qid]
-            options = [str(o) for o in question.get("options") or []]
-            single_choice = str(question.get("type", "")).lower() in SINGLE_CHOICE_TYPES
-            if options and single_choice and value not in options:
-                problems.append(
-                    Problem(
-                        ("answers", index, "value"), f"must be one of: {', '.join(options)}", "not_an_option"
-                    )
-                )
-    missing = [q for qid, q in questions.items() if q.get("required") and not given.get(qid, "").strip()]
-    for question in missing:
-        label = question.get("label") or question.get("id")
-        problems.append(
-            Problem(
-                ("answers",), f"required question {label} ({question.get('id')}) is not answered", "required"
-            )
-        )
-    if problems:
-        if unknown:
-            known = ", ".join(questions) or "none"
-            message = f"Unknown question id(s): {', '.join(unknown)}; this event type asks: {known}."
-            raise InvalidInput(message, problems=problems)
-        raise InvalidInput.about(problems)
-    return [{"questionId": qid, "label": questions[qid].get("label"), "value": v} for qid, v in given.items()]
-
-
 def invitee_problems(invitee: Invitee, guests: Sequence[str]) -> list[Problem]:
     """What is wrong with the invitee and guests, each naming its field."""
     problems = []
@@ -127,6 +85,10 @@ def invitee_problems(invitee: Invitee, guests: Sequence[str]) -> list[Problem]:
     for path, email in emails:
         if not EMAIL_PATTERN.match(email):
             problems.append(Problem(path, f"{email!r} is not an email address", "invalid_email"))
+        # Kept lower-cased, which lengthens a few characters ("İ"): it must still fit the column (a
+        # 500 on PostgreSQL otherwise).
+        elif len(email.lower()) > MAX_EMAIL_LENGTH:
+            problems.append(Problem(path, f"must be at most {MAX_EMAIL_LENGTH} characters", "too_long"))
     return problems
 
 
@@ -207,6 +169,15 @@ def create_booking(
     session: Session, settings: Settings, owner_id: str, request: NewBooking, now: datetime
 ) -> Booking:
     event_type = event_types.get_event_type(session, owner_id, request.event_type_id)
+    return book_event_type(session, settings, event_type, request, now)
+
+
+def book_event_type(
+    session: Session, settings: Settings, event_type: EventType, request: NewBooking, now: datetime
+) -> Booking:
+    """Book ``event_type``, found by whoever asks (the host's token, or its public page): the same
+    checks and the same booking either way. A lead of this event type with the invitee's email is
+    marked booked in the same transaction."""
     # The booking belongs to the event type's creator (the caller may be an admin of its team).
     owner_id = event_type.user_id
     offers.require_active(event_type)
@@ -257,6 +228,7 @@ def create_booking(
     )
     session.add(booking)
     session.flush()
+    leads.record_booking(session, booking, now)
     booking_calendar.write_new(session, settings, booking, event_type, now)
     return booking
 
