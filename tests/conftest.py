@@ -9,6 +9,7 @@ the tests start (as CALEDEE_CLOCK_OFFSET_DAYS). Tests take their dates from it (
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -155,10 +156,28 @@ def _empty_database(
         _drop_postgres_database(base, url)
 
 
+# Under pytest-xdist each worker takes its servers' ports from a range of its own, below the kernel's
+# ephemeral range: two workers asking the kernel for "any free port" at once could be handed the same
+# one, and a test would then talk to the other worker's server.
+WORKER_PORTS = 2000
+FIRST_WORKER_PORT = 20000
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    first = FIRST_WORKER_PORT + int(worker[2:]) * WORKER_PORTS
+    for port in random.sample(range(first, first + WORKER_PORTS), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {first} and {first + WORKER_PORTS}")
 
 
 @dataclass
