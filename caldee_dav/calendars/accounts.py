@@ -214,6 +214,20 @@ class TokenSummary:
         return "active"
 
 
+def _summary(token: ApiToken, slug: str) -> TokenSummary:
+    return TokenSummary(
+        token.id,
+        slug,
+        token.name,
+        list(token.scopes or ()),
+        token.created_at,
+        token.expires_at,
+        token.last_used_at,
+        token.revoked_at,
+        token.display_prefix,
+    )
+
+
 def list_tokens(
     session: Session, user: User | None = None, *, include_inactive: bool = False
 ) -> list[TokenSummary]:
@@ -225,20 +239,7 @@ def list_tokens(
     if not include_inactive:
         query = query.where(*_live_token(clock.now()))
     rows = session.execute(query.order_by(User.slug, ApiToken.created_at, ApiToken.id))
-    return [
-        TokenSummary(
-            token.id,
-            slug,
-            token.name,
-            list(token.scopes or ()),
-            token.created_at,
-            token.expires_at,
-            token.last_used_at,
-            token.revoked_at,
-            token.display_prefix,
-        )
-        for token, slug in rows
-    ]
+    return [_summary(token, slug) for token, slug in rows]
 
 
 def revoke_token(session: Session, token_id: str) -> bool:
@@ -392,20 +393,7 @@ def list_api_keys(session: Session, caller_token_id: str) -> list[TokenSummary]:
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         .limit(MAX_LISTED_KEYS)
     )
-    return [
-        TokenSummary(
-            token.id,
-            slug,
-            token.name,
-            list(token.scopes or ()),
-            token.created_at,
-            token.expires_at,
-            token.last_used_at,
-            token.revoked_at,
-            token.display_prefix,
-        )
-        for token, slug in session.execute(query)
-    ]
+    return [_summary(token, slug) for token, slug in session.execute(query)]
 
 
 def revoke_api_key(session: Session, caller_token_id: str, key_id: str) -> None:

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from caldee_dav import store
 from caldee_dav.calendars import accounts, objects
 from caldee_dav.config import Settings
+from caldee_dav.ical.events import Person
 from caldee_dav.models import Booking, Collection, EventType, User
 from caldee_dav.scheduling import booking_ical
-from caldee_dav.scheduling.booking_ical import BookingEvent, Person
+from caldee_dav.scheduling.booking_ical import BookingEvent
 
 VEVENT_STATUS = {
     "active": booking_ical.CONFIRMED,

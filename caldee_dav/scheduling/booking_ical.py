@@ -13,15 +13,10 @@ from datetime import UTC, datetime
 import icalendar
 
 from caldee_dav import clock
+from caldee_dav.ical.events import Person
 
 PRODID = "-//Caledee//Bookings//EN"
 CONFIRMED, TENTATIVE, CANCELLED = "CONFIRMED", "TENTATIVE", "CANCELLED"
-
-
-@dataclass(frozen=True)
-class Person:
-    email: str
-    name: str | None = None
 
 
 @dataclass(frozen=True)
