@@ -1,7 +1,7 @@
 """Inbound mail: iMIP invitations (REQUEST, CANCEL, REPLY) emailed to a calendar's address and applied
 to it.
 
-Not built yet: the SMTP server (aiosmtpd) and the iMIP services come with the inbound-mail work. The
-package is here so that the distribution's layout (``caldee_dav``, ``api``, ``inbound``) holds from
-the start.
+Built so far, all pure (no server, no database): ``mime`` finds the calendars in a message, ``method``
+decides their iTIP method, ``zones`` maps the TZIDs mail clients write to IANA. Still to come: the SMTP
+server (aiosmtpd) and applying REQUEST/CANCEL/REPLY through the calendar write service.
 """
