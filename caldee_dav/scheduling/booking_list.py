@@ -9,18 +9,14 @@ Order is by start, then id, so pages stay stable while bookings are added; the c
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from caldee_dav.errors import InvalidInput, Problem
 from caldee_dav.models import Booking, BookingHost, EventType
-from caldee_dav.scheduling import teams
+from caldee_dav.scheduling import cursors, teams
 
 # A status filter of the API and the stored statuses it covers.
 STATUS_FILTERS = {
@@ -40,29 +36,6 @@ def visible_to(user_id: str) -> ColumnElement[bool]:
             select(EventType.id).where(EventType.team_id.in_(teams.managed_team_ids(user_id)))
         ),
     )
-
-
-_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-
-
-def encode_cursor(booking: Booking) -> str:
-    raw = json.dumps([booking.start_at.astimezone(UTC).isoformat(), booking.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        start_text, booking_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        start = datetime.fromisoformat(start_text)
-        # A forged cursor: a NUL (PostgreSQL text cannot hold one) or an id no booking has, or a time
-        # that leaves datetime's range in UTC (year 1 at +01:00).
-        if start.tzinfo is None or not isinstance(booking_id, str) or not _ID.match(booking_id):
-            raise ValueError("bad cursor fields")
-        return start.astimezone(UTC), booking_id
-    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError) as exc:
-        problem = Problem(("cursor",), "is not a cursor returned by this API", "invalid_cursor")
-        raise InvalidInput.about([problem]) from exc
 
 
 def list_bookings(
@@ -87,11 +60,11 @@ def list_bookings(
     if start_to is not None:
         query = query.where(Booking.start_at <= start_to)
     if cursor:
-        after_start, after_id = decode_cursor(cursor)
+        after_start, after_id = cursors.decode_cursor(cursor)
         query = query.where(
             or_(Booking.start_at > after_start, and_(Booking.start_at == after_start, Booking.id > after_id))
         )
     rows = list(session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1)))
     if len(rows) > limit:
-        return rows[:limit], encode_cursor(rows[limit - 1])
+        return rows[:limit], cursors.encode_cursor(rows[limit - 1].start_at, rows[limit - 1].id)
     return rows, None

@@ -17,10 +17,7 @@ many as the page needs: a series of 100,000 instances costs a page's worth of in
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
-import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,7 +37,7 @@ from caldee_dav.errors import Conflict, InvalidInput, NotFound, PreconditionFail
 from caldee_dav.ical import events as ev
 from caldee_dav.ical.events import UNCHANGED, EventData, EventEdit, Person
 from caldee_dav.models import CalendarObject, Collection, event_id_for
-from caldee_dav.scheduling import booking_calendar, calendar_edits
+from caldee_dav.scheduling import booking_calendar, calendar_edits, cursors
 from caldee_dav.scheduling.bookings import EMAIL_PATTERN
 from caldee_dav.scheduling.editing import UNSET, Unset
 from caldee_dav.zones import zone_named
@@ -212,7 +209,7 @@ def list_events(
     if offset > MAX_OFFSET:
         raise InvalidInput.about([Problem(("offset",), f"must be at most {MAX_OFFSET}", "too_large")])
     calendar = accounts.owned_calendar(session, owner_id, calendar_id)
-    after = decode_cursor(cursor) if cursor else None
+    after = cursors.decode_cursor(cursor) if cursor else None
     found = _first_instances(session, calendar, window, offset + limit + 1, status=status, after=after)
     page = found[offset : offset + limit]
     more = len(found) > offset + limit
@@ -372,22 +369,7 @@ def _one_off_instance(
 
 
 def encode_cursor(view: EventView, zone: ZoneInfo) -> str:
-    start, ident = _sort_key(view, zone)
-    raw = json.dumps([start.astimezone(UTC).isoformat(), ident]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        start_text, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        start = datetime.fromisoformat(start_text)
-        if start.tzinfo is None or not isinstance(ident, str):
-            raise ValueError("bad cursor fields")
-        return start, ident
-    except (ValueError, TypeError, binascii.Error) as exc:
-        problem = Problem(("cursor",), "is not a cursor returned by this API", "invalid_cursor")
-        raise InvalidInput.about([problem]) from exc
+    return cursors.encode_cursor(*_sort_key(view, zone))
 
 
 # --- checking input ----------------------------------------------------------------------------

@@ -15,12 +15,9 @@ JSON, tagged so that a cursor of another list is refused).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -31,6 +28,7 @@ from caldee_dav import db
 from caldee_dav.calendars.accounts import EMAIL_PATTERN
 from caldee_dav.errors import InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, EventType, Lead, User, new_id
+from caldee_dav.scheduling import cursors
 from caldee_dav.scheduling.answers import validate_answers
 from caldee_dav.zones import zone_named
 
@@ -191,25 +189,8 @@ def record_booking(session: Session, booking: Booking, now: datetime) -> None:
 # --- the host's side ----------------------------------------------------------------------------
 
 
-def encode_cursor(lead: Lead) -> str:
-    raw = json.dumps([CURSOR_TAG, lead.created_at.isoformat(), lead.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, id) after which the next page starts; 400 naming ``cursor`` for anything this
-    list did not hand out (another list's cursor, or made up)."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        tag, created_text, lead_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        created = datetime.fromisoformat(created_text)
-        if tag != CURSOR_TAG or created.tzinfo is None or not _could_be_id(lead_id):
-            raise ValueError("not a cursor of the leads list")
-        return created.astimezone(UTC), lead_id
-    # RecursionError: JSON nested past the parser's depth; OverflowError: a time at the end of time.
-    except (ValueError, TypeError, binascii.Error, RecursionError, OverflowError) as exc:
-        problem = Problem(("cursor",), "is not a cursor returned by the leads list", "invalid_cursor")
-        raise InvalidInput.about([problem]) from exc
+def _lead_cursor(lead: Lead) -> str:
+    return cursors.encode_cursor(lead.created_at, lead.id, tag=CURSOR_TAG)
 
 
 def _could_be_id(value: object) -> bool:
@@ -224,7 +205,7 @@ def _check_status(status: str) -> None:
 
 
 def _after(cursor: str) -> ColumnElement[bool]:
-    created, lead_id = decode_cursor(cursor)
+    created, lead_id = cursors.decode_cursor(cursor, tag=CURSOR_TAG, given_by="the leads list")
     return or_(Lead.created_at < created, and_(Lead.created_at == created, Lead.id < lead_id))
 
 
@@ -252,7 +233,7 @@ def list_leads(
     rows = session.execute(query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit + 1)).all()
     views = [LeadView(lead, event_type) for lead, event_type in rows]
     if len(views) > limit:
-        return views[:limit], encode_cursor(views[limit - 1].lead)
+        return views[:limit], _lead_cursor(views[limit - 1].lead)
     return views, None
 
 
