@@ -119,6 +119,35 @@ class Settings(BaseModel):
         "memory://",
         description="Where failed logins, feed and REST requests are counted: memory:// (each process) or redis://host/db.",
     )
+    inbound_host: str = Field("127.0.0.1", description="Address the inbound SMTP server listens on.")
+    inbound_port: int = Field(2525, ge=0, le=65535, description="Port of the inbound SMTP server.")
+    inbound_max_message_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest inbound mail message accepted (SMTP 552 beyond it)."
+    )
+    inbound_tls_cert: str = Field("", description="PEM certificate file: the inbound server offers STARTTLS.")
+    inbound_tls_key: str = Field("", description="PEM private key file of inbound_tls_cert.")
+    smtp_host: str = Field("", description="Relay for outgoing mail; empty: written to var/outbox/.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the outgoing mail relay.")
+    smtp_security: str = Field("starttls", description="none, starttls or tls (implicit TLS, port 465).")
+    smtp_user: str = Field("", description="User name at the relay; empty: no login.")
+    smtp_password: str = Field("", description="Password at the relay.")
+    mail_from: str = Field("", description="From address of outgoing mail; default caledee@<mail_domain>.")
+    mail_retry_hours: int = Field(
+        24, ge=1, le=720, description="How long a message the relay refuses is retried before it is given up."
+    )
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _known_security(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"none", "starttls", "tls"}:
+            raise ValueError("must be one of none, starttls, tls")
+        return value
+
+    @property
+    def mail_sender(self) -> str:
+        """The From address of outgoing mail."""
+        return self.mail_from or f"caledee@{self.mail_domain}"
 
     @field_validator("log_level")
     @classmethod

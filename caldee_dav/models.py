@@ -140,6 +140,10 @@ class Collection(Base):
     inbound_token: Mapped[str | None] = mapped_column(
         String(64), unique=True, index=True, default=lambda: new_inbound_token()
     )
+    # Who may create events by mailing the calendar: addresses (``ann@example.com``) and domains
+    # (``example.com``, ``@example.com``). None: anyone. Changes to existing events are decided by
+    # the event's ORGANIZER / ATTENDEEs, not by this list.
+    inbound_allowed_senders: Mapped[list[Any] | None] = mapped_column(JSON)
     # Longest single occurrence indexed here, in seconds: bounds the occurrence-index scan.
     max_span: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
@@ -357,6 +361,11 @@ class Booking(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     canceled_by: Mapped[str | None] = mapped_column(String(320))
     confirmed_at: Mapped[datetime | None] = mapped_column()
+    # What invitees and guests answered by iMIP REPLY: lower-cased email -> PARTSTAT (ACCEPTED,
+    # DECLINED, TENTATIVE); the booking's VEVENT shows it on their ATTENDEE lines.
+    attendee_partstats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # SHA-256 of the invitee's manage-link token (/booking/{id}?token=...); shown once, in the link.
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
@@ -456,3 +465,63 @@ class ContactSummary(Base):
     lead_status: Mapped[str | None] = mapped_column(String(16))
     last_activity_at: Mapped[datetime] = mapped_column()
     first_seen_at: Mapped[datetime] = mapped_column()
+
+
+class InboundMessage(Base):
+    """One mail message received for a calendar (over SMTP or POST /inbound/{token}) and what was done
+    with it: the calendar's inbound audit log. ``message_key`` (SHA-256 of the Message-ID, or of the
+    message when it has none) makes a re-delivery find the first delivery's row and change nothing.
+
+    ``outcome``: created | updated | cancelled | replied | ignored | rejected; ``actions`` holds one
+    ``{uid, recurrenceId, outcome, reason}`` per calendar component the message carried."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "message_key", name="uq_inbound_message_key"),
+        Index("ix_inbound_message_collection_received", "collection_id", "received_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inm"))
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    message_key: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    received_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # smtp | http
+    via: Mapped[str] = mapped_column(String(8))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    method: Mapped[str | None] = mapped_column(String(16))
+    uids: Mapped[list[Any]] = mapped_column(default=list)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actions: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class OutboundMail(Base):
+    """A mail message waiting to go out (invitations, updates and cancellations of bookings, replies),
+    written in the transaction of the change it tells about and sent after it commits: a rolled-back
+    change sends nothing, a crash after the commit loses nothing.
+
+    ``status``: pending | sent | failed (gave up after the retry period); ``message`` is the whole
+    RFC 5322 message as sent."""
+
+    __tablename__ = "outbound_mail"
+    __table_args__ = (
+        Index("ix_outbound_mail_due", "status", "next_attempt_at"),
+        Index("ix_outbound_mail_booking", "booking_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("mail"))
+    # invitation | update | cancellation | reply | reminder
+    kind: Mapped[str] = mapped_column(String(16))
+    booking_id: Mapped[str | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+    sender: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(String(998))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -45,8 +45,8 @@ def test_upgrade_gives_existing_bookings_their_hosts(empty_database_url: str) ->
             insert(EventType).values(user_id=ann.id, name="Team", slug="team").returning(EventType.id)
         ).scalar_one()
         for hour, host_ids in ((0, [ann.id, bob.id]), (2, [cy.id])):
-            session.add(
-                Booking(
+            session.execute(
+                insert(Booking).values(
                     owner_id=ann.id,
                     event_type_id=event_type_id,
                     host_user_id=host_ids[0],
