@@ -6,8 +6,10 @@ import argparse
 import errno
 import getpass
 import secrets
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -118,6 +120,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  REST     {settings.public_url}/api/v2/", flush=True)
     print(f"  Health   {settings.public_url}/health", flush=True)
     serve(settings)
+    return 0
+
+
+def cmd_inbound(args: argparse.Namespace) -> int:
+    """The inbound SMTP server, until SIGINT or SIGTERM."""
+    settings = _settings(args)
+    overrides = {"inbound_host": args.inbound_host, "inbound_port": args.inbound_port}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    reason = port_unavailable(settings.inbound_host, settings.inbound_port)
+    if reason is not None:
+        raise CommandError(
+            f"cannot listen on {settings.inbound_host} port {settings.inbound_port} ({reason}); choose"
+            " another port with --port or CALEDEE_INBOUND_PORT"
+        )
+    engine = _engine(settings)
+    from inbound.smtp import start_server
+
+    controller, executor = start_server(engine, settings)
+    address = f"{settings.inbound_host}:{settings.inbound_port}"
+    print(f"Caledee inbound mail on {address} for cal-<id>@{settings.mail_domain}", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+    executor.shutdown(wait=True, cancel_futures=True)
     return 0
 
 
@@ -288,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.set_defaults(handler=cmd_serve)
+
+    inbound = commands.add_parser("inbound", help="run the inbound SMTP server (invitations by mail)")
+    inbound.add_argument("--host", dest="inbound_host", help="default inbound_host (127.0.0.1)")
+    inbound.add_argument("--port", dest="inbound_port", type=int, help="default inbound_port (2525)")
+    inbound.set_defaults(handler=cmd_inbound)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     user_create = user.add_parser("create", help="create a user")

@@ -1,7 +1,12 @@
 """Inbound mail: iMIP invitations (REQUEST, CANCEL, REPLY) emailed to a calendar's address and applied
-to it.
+to it (RFC 6047).
 
-Built so far, all pure (no server, no database): ``mime`` finds the calendars in a message, ``method``
-decides their iTIP method, ``zones`` maps the TZIDs mail clients write to IANA. Still to come: the SMTP
-server (aiosmtpd) and applying REQUEST/CANCEL/REPLY through the calendar write service.
+    mime      the calendars in a message (any MIME structure, charsets, transfer encodings; bounded)
+    method    their iTIP method (the body's METHOD wins over the MIME parameter)
+    reader    a message as the domain needs it: sender, Message-ID, calendars, or why it is ignored
+    pipeline  one message applied to each calendar it is addressed to, one transaction per calendar
+    smtp      the aiosmtpd server (``caledee inbound``)
+
+Applying (iTIP merge, trust, the log) is the domain's: ``caldee_dav.scheduling.inbound_mail`` with
+the pure ``caldee_dav.ical.itip``.
 """

@@ -9,9 +9,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from caldee_dav.ical.tzids import iana_zone_for
 from inbound.method import body_method, itip_method
 from inbound.mime import CalendarPart, MessageTooComplex, calendar_parts, normalized
-from inbound.zones import iana_zone_for
 
 
 def invitation(

@@ -825,11 +825,11 @@ def new_event(uid: str, edit: EventEdit, organizer: Person | None, now: datetime
         event.add("STATUS", "CONFIRMED")
     _touch(event, None, now)
     calendar.add_component(event)
-    _add_time_zones(calendar)
+    add_time_zones(calendar)
     return calendar
 
 
-def _add_time_zones(calendar: icalendar.Calendar) -> None:
+def add_time_zones(calendar: icalendar.Calendar) -> None:
     """A VTIMEZONE for every TZID in use (RFC 5545 3.6.5), covering the object's years."""
     starts = [c.decoded("DTSTART") for c in _vevents(calendar)]
     first = min((s.date() if isinstance(s, datetime) else s for s in starts), default=date(1970, 1, 1))
@@ -876,7 +876,7 @@ def edit_series(
     elif new_start != old_start:
         _move_series_parts(calendar, master, old_start, new_start, zone, now)
     _touch(master, before, now)
-    _add_time_zones(calendar)
+    add_time_zones(calendar)
 
 
 def _retype_until(master: icalendar.cal.Component) -> None:
@@ -976,7 +976,7 @@ def _as_date(value: When) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _override_for(
+def override_for(
     calendar: icalendar.Calendar, key: RecurrenceKey, zone: ZoneInfo, now: datetime
 ) -> tuple[icalendar.cal.Component, list[bytes] | None]:
     """The override of occurrence ``key``, made from the series when there is none yet (with the
@@ -1009,10 +1009,10 @@ def edit_occurrence(
     now: datetime,
 ) -> None:
     """Write or update the override (exception) of one occurrence."""
-    override, before = _override_for(calendar, key, zone, now)
+    override, before = override_for(calendar, key, zone, now)
     _apply(override, replace(edit, recurrence=UNCHANGED), organizer, series=False)
     _touch(override, before, now)
-    _add_time_zones(calendar)
+    add_time_zones(calendar)
 
 
 def cancel_occurrence(
@@ -1080,7 +1080,7 @@ def set_partstat(
         component = master_of(calendar) or _vevents(calendar)[0]
         before: list[bytes] | None = _significant(component)
     else:
-        component, before = _override_for(calendar, key, zone, now)
+        component, before = override_for(calendar, key, zone, now)
     matched = [a for a in _as_list(component.get("ATTENDEE")) if email_of(a).strip().lower() in wanted]
     if not matched:
         raise NotInvited(", ".join(sorted(wanted)))

@@ -88,6 +88,7 @@ def build_event(session: Session, booking: Booking, event_type: EventType, now: 
         location=_location_text(booking.location),
         stamp=now,
         created=booking.created_at,
+        partstats={str(k): str(v) for k, v in (booking.attendee_partstats or {}).items()},
     )
 
 

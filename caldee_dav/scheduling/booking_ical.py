@@ -6,7 +6,7 @@ higher SEQUENCE, so clients treat each version as an update of the same event (s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +36,8 @@ class BookingEvent:
     location: str | None = None
     stamp: datetime = field(default_factory=clock.now)
     created: datetime | None = None
+    # Invitees' and guests' answers (iMIP REPLY): lower-cased email -> PARTSTAT; others NEEDS-ACTION.
+    partstats: Mapping[str, str] = field(default_factory=dict)
 
 
 def _address(person: Person, **params: str) -> icalendar.vCalAddress:
@@ -68,12 +70,9 @@ def booking_text(event: BookingEvent) -> str:
         vevent.add("location", event.location)
     vevent.add("organizer", _address(event.organizer))
     for person in event.invitees:
-        vevent.add(
-            "attendee",
-            _address(
-                person, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE", CUTYPE="INDIVIDUAL"
-            ),
-        )
+        answer = event.partstats.get(person.email.lower())
+        answered = {"PARTSTAT": answer} if answer else {"PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+        vevent.add("attendee", _address(person, ROLE="REQ-PARTICIPANT", CUTYPE="INDIVIDUAL", **answered))
     for person in event.cohosts:
         vevent.add(
             "attendee", _address(person, ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED", CUTYPE="INDIVIDUAL")

@@ -71,6 +71,12 @@ def calendar_by_public_id(session: Session, public_id: str) -> Collection | None
     return session.scalars(query).one_or_none()
 
 
+def calendar_by_inbound_token(session: Session, token: str) -> Collection | None:
+    """The calendar whose inbound URL carries ``token``."""
+    query = select(Collection).where(Collection.inbound_token == token, Collection.tag == "VCALENDAR")
+    return session.scalars(query).one_or_none()
+
+
 def calendars_of_owner(session: Session, owner_id: str) -> list[Collection]:
     """The owner's calendars (collections tagged VCALENDAR), by path."""
     query = select(Collection).where(Collection.owner_id == owner_id, Collection.tag == "VCALENDAR")

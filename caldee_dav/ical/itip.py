@@ -1,0 +1,402 @@
+"""iTIP (RFC 5546) messages applied to a calendar's copy of an event: pure, icalendar in and out.
+
+An organizer's REQUEST (or a PUBLISH) creates the event or replaces the parts of it that it carries,
+when they are newer; a CANCEL marks the event, or the one occurrence it names, STATUS:CANCELLED (kept,
+so clients and feeds show the cancellation); an attendee's REPLY sets that attendee's PARTSTAT.
+
+"Newer" is RFC 5546 2.1.5: a higher SEQUENCE, or the same SEQUENCE with a later DTSTAMP. Each
+component is compared with the stored component of the same RECURRENCE-ID; an occurrence the calendar
+holds no override for is compared with the series. Mail arrives out of order, so an older version is
+ignored (and said so), never applied over a newer one.
+
+Who may send what (the organizer, an attendee, the calendar's allowed senders) is decided by the
+caller, which knows the sender; this module applies what it is given.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from caldee_dav.ical import events as ev
+from caldee_dav.ical.parse import main_components
+from caldee_dav.ical.tzids import iana_zone_for
+
+PRODID = "-//Caledee//Inbound//EN"
+APPLIED_METHODS = ("REQUEST", "PUBLISH", "CANCEL", "REPLY")
+# Properties whose values may carry a TZID (RFC 5545 3.2.19) in an event.
+TIME_PROPERTIES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE")
+CREATED, UPDATED, CANCELLED, REPLIED, IGNORED, REJECTED = (
+    "created",
+    "updated",
+    "cancelled",
+    "replied",
+    "ignored",
+    "rejected",
+)
+REPLY_PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "NEEDS-ACTION"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """The components of one UID in an iTIP message: the series (master) and/or occurrences."""
+
+    uid: str
+    components: tuple[icalendar.cal.Component, ...]
+    timezones: tuple[icalendar.cal.Component, ...] = ()
+
+    @property
+    def master(self) -> icalendar.cal.Component | None:
+        return next((c for c in self.components if "RECURRENCE-ID" not in c), None)
+
+    @property
+    def occurrences(self) -> list[icalendar.cal.Component]:
+        return [c for c in self.components if "RECURRENCE-ID" in c]
+
+    @property
+    def organizer(self) -> str | None:
+        for component in self.components:
+            if "ORGANIZER" in component:
+                return ev.email_of(component["ORGANIZER"]).strip().lower() or None
+        return None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one UID's components gives: an outcome, why, and the object to store (None:
+    store nothing). ``answers`` are a REPLY's (email, PARTSTAT) pairs that were applied."""
+
+    outcome: str
+    reason: str | None = None
+    calendar: icalendar.Calendar | None = None
+    answers: tuple[tuple[str, str], ...] = field(default=())
+
+
+# --- reading the message ------------------------------------------------------------------------
+
+
+def normalise_time_zones(calendar: icalendar.Calendar) -> icalendar.Calendar:
+    """The message with TZIDs that name a known zone written as IANA names (Outlook's "Pacific Standard
+    Time", libical's /vendor/.../Europe/Paris), floating times put in the zone of X-WR-TIMEZONE when the
+    calendar names one, and the VTIMEZONEs no longer used dropped. TZIDs we cannot map keep their
+    embedded VTIMEZONE, which the parser honours. Returns a fresh parse of the result."""
+    floating_zone = iana_zone_for(str(calendar.get("X-WR-TIMEZONE", "")))
+    renamed: set[str] = set()
+    for component in main_components(calendar):
+        for name in TIME_PROPERTIES:
+            for value in _as_list(component.get(name)):
+                tzid = value.params.get("TZID")
+                if tzid:
+                    iana = iana_zone_for(tzid)
+                    if iana is not None and iana != tzid:
+                        value.params["TZID"] = iana
+                        renamed.add(str(tzid))
+                elif floating_zone is not None and _is_floating(value):
+                    value.params["TZID"] = floating_zone
+    calendar.subcomponents = [
+        c for c in calendar.subcomponents if not (c.name == "VTIMEZONE" and str(c.get("TZID")) in renamed)
+    ]
+    return icalendar.Calendar.from_ical(calendar.to_ical())
+
+
+def _is_floating(value: object) -> bool:
+    """A DATE-TIME without zone (a date is not floating: it has no time to place)."""
+    moments = [v.dt for v in getattr(value, "dts", [])] or [getattr(value, "dt", None)]
+    return any(isinstance(m, datetime) and m.tzinfo is None for m in moments)
+
+
+def incoming_events(calendar: icalendar.Calendar) -> list[Incoming]:
+    """The message's VEVENTs grouped by UID (in order of first appearance), each with the VTIMEZONEs
+    of the message (the stored object keeps those it uses)."""
+    timezones = tuple(c for c in calendar.subcomponents if c.name == "VTIMEZONE")
+    by_uid: dict[str, list[icalendar.cal.Component]] = {}
+    for component in main_components(calendar):
+        if component.name == "VEVENT" and str(component.get("UID", "")).strip():
+            by_uid.setdefault(str(component["UID"]).strip(), []).append(component)
+    return [Incoming(uid, tuple(parts), timezones) for uid, parts in by_uid.items()]
+
+
+# --- REQUEST / PUBLISH --------------------------------------------------------------------------
+
+
+def apply_request(
+    existing: icalendar.Calendar | None, incoming: Incoming, zone: ZoneInfo, now: datetime
+) -> Applied:
+    """Create the event, or update the parts of it the message carries when they are newer."""
+    if existing is None:
+        return Applied(CREATED, None, new_object(incoming.components, incoming.timezones))
+    calendar = copy.deepcopy(existing)
+    applied: list[str] = []
+    stale: list[str] = []
+    master = incoming.master
+    if master is not None:
+        stored = ev.master_of(calendar)
+        if stored is None or is_newer(master, stored):
+            _replace_series(calendar, master, incoming.occurrences)
+            applied.append("the series")
+        else:
+            stale.append(_stale_reason("the series", master, stored))
+    for occurrence in incoming.occurrences:
+        label = f"the occurrence {_key_text(occurrence, zone)}"
+        stored = _stored_override(calendar, occurrence, zone)
+        reference = stored if stored is not None else ev.master_of(calendar)
+        if stored is not None and stored is occurrence:
+            continue  # came with the series just written
+        if reference is None or (stored is None and _sequence(occurrence) >= _sequence(reference)):
+            _put_override(calendar, occurrence, zone)
+            applied.append(label)
+        elif stored is not None and is_newer(occurrence, stored):
+            _put_override(calendar, occurrence, zone)
+            applied.append(label)
+        else:
+            stale.append(_stale_reason(label, occurrence, reference))
+    if not applied:
+        return Applied(IGNORED, "; ".join(stale) or "nothing to apply")
+    _add_timezones(calendar, incoming.timezones)
+    reason = f"updated {', '.join(applied)}" + (f"; ignored {'; '.join(stale)}" if stale else "")
+    return Applied(UPDATED, reason, calendar)
+
+
+def new_object(
+    components: Iterable[icalendar.cal.Component], timezones: Iterable[icalendar.cal.Component]
+) -> icalendar.Calendar:
+    """A calendar object resource (no METHOD, RFC 4791 4.1) holding ``components``, with a VTIMEZONE
+    for each TZID they use: the message's own where it has one, else generated from zoneinfo."""
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    for component in components:
+        calendar.add_component(copy.deepcopy(component))
+    _add_timezones(calendar, timezones)
+    return calendar
+
+
+def _replace_series(
+    calendar: icalendar.Calendar, master: icalendar.cal.Component, occurrences: list[icalendar.cal.Component]
+) -> None:
+    """The new series; the stored overrides it does not carry stay only when they are as recent as it
+    (an organizer's new series supersedes older exceptions: Outlook drops them when the series moves)."""
+    sequence = _sequence(master)
+    kept = [
+        c
+        for c in calendar.subcomponents
+        if c.name == "VEVENT" and "RECURRENCE-ID" in c and _sequence(c) >= sequence
+    ]
+    others = [c for c in calendar.subcomponents if c.name != "VEVENT"]
+    calendar.subcomponents = [*others, copy.deepcopy(master), *kept]
+    for occurrence in occurrences:
+        if _sequence(occurrence) >= sequence:
+            calendar.subcomponents = [
+                c for c in calendar.subcomponents if not _same_occurrence(c, occurrence)
+            ] + [copy.deepcopy(occurrence)]
+
+
+def _stored_override(
+    calendar: icalendar.Calendar, occurrence: icalendar.cal.Component, zone: ZoneInfo
+) -> icalendar.cal.Component | None:
+    key = ev.recurrence_key(occurrence.decoded("RECURRENCE-ID"), zone)
+    return ev.overrides_of(calendar, zone).get(key)
+
+
+def _put_override(calendar: icalendar.Calendar, occurrence: icalendar.cal.Component, zone: ZoneInfo) -> None:
+    key = ev.recurrence_key(occurrence.decoded("RECURRENCE-ID"), zone)
+    calendar.subcomponents = [
+        c
+        for c in calendar.subcomponents
+        if not (c.name == "VEVENT" and "RECURRENCE-ID" in c and _key(c, zone) == key)
+    ]
+    calendar.add_component(copy.deepcopy(occurrence))
+
+
+def _same_occurrence(a: icalendar.cal.Component, b: icalendar.cal.Component) -> bool:
+    if a.name != "VEVENT" or "RECURRENCE-ID" not in a:
+        return False
+    return bool(a["RECURRENCE-ID"].to_ical() == b["RECURRENCE-ID"].to_ical())
+
+
+# --- CANCEL -------------------------------------------------------------------------------------
+
+
+def apply_cancel(
+    existing: icalendar.Calendar | None, incoming: Incoming, zone: ZoneInfo, now: datetime
+) -> Applied:
+    """Mark the series, or the occurrences the message names, STATUS:CANCELLED."""
+    if existing is None:
+        return Applied(IGNORED, f"no event with UID {incoming.uid!r} in this calendar")
+    calendar = copy.deepcopy(existing)
+    stored_master = ev.master_of(calendar)
+    whole = incoming.master is not None or not ev.is_recurring(calendar)
+    if whole:
+        message = incoming.master or incoming.components[0]
+        if stored_master is not None and _sequence(message) < _sequence(stored_master):
+            return Applied(IGNORED, _stale_reason("the cancellation", message, stored_master))
+        sequence = max([_sequence(message), *(_sequence(c) for c in _vevents(calendar))])
+        for component in _vevents(calendar):
+            _mark_cancelled(component, sequence, now)
+        return Applied(CANCELLED, "cancelled the event", calendar)
+    cancelled: list[str] = []
+    skipped: list[str] = []
+    for occurrence in incoming.occurrences:
+        key = _key(occurrence, zone)
+        label = ev.format_key(key)
+        if ev.find_occurrence(calendar, zone, key) is None:
+            skipped.append(f"no occurrence {label}")
+            continue
+        override, _ = ev.override_for(calendar, key, zone, now)
+        if _sequence(occurrence) < _sequence(override) and str(override.get("STATUS", "")) != "CANCELLED":
+            skipped.append(_stale_reason(f"the cancellation of {label}", occurrence, override))
+            continue
+        _mark_cancelled(override, max(_sequence(occurrence), _sequence(override)), now)
+        cancelled.append(label)
+    if not cancelled:
+        return Applied(IGNORED, "; ".join(skipped))
+    reason = f"cancelled the occurrence {', '.join(cancelled)}" + (
+        f"; {'; '.join(skipped)}" if skipped else ""
+    )
+    ev.add_time_zones(calendar)
+    return Applied(CANCELLED, reason, calendar)
+
+
+def _mark_cancelled(component: icalendar.cal.Component, sequence: int, now: datetime) -> None:
+    for name, value in (("STATUS", "CANCELLED"), ("SEQUENCE", sequence)):
+        component.pop(name, None)
+        component.add(name, value)
+    for name in ("DTSTAMP", "LAST-MODIFIED"):
+        component.pop(name, None)
+        component.add(name, now.astimezone(UTC))
+
+
+# --- REPLY --------------------------------------------------------------------------------------
+
+
+def apply_reply(
+    existing: icalendar.Calendar | None,
+    incoming: Incoming,
+    sender: str,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Applied:
+    """Set the PARTSTAT of the replying attendee (the one whose address is the sender's) on the event
+    or the occurrence the reply names."""
+    if existing is None:
+        return Applied(IGNORED, f"a reply for UID {incoming.uid!r}, which no event of this calendar has")
+    calendar = copy.deepcopy(existing)
+    sender = sender.strip().lower()
+    answers: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for component in incoming.components:
+        replied = [
+            (ev.email_of(a).strip().lower(), str(a.params.get("PARTSTAT", "")).upper())
+            for a in _as_list(component.get("ATTENDEE"))
+        ]
+        mine = [(email, partstat) for email, partstat in replied if email == sender]
+        if not mine:
+            named = ", ".join(email for email, _ in replied) or "no attendee"
+            problems.append(f"the reply is for {named}, not for its sender {sender}")
+            continue
+        key = _key(component, zone) if "RECURRENCE-ID" in component else None
+        for email, partstat in mine:
+            if partstat not in REPLY_PARTSTATS:
+                problems.append(f"{partstat or 'no PARTSTAT'} is not an answer")
+                continue
+            try:
+                ev.set_partstat(calendar, key, [email], partstat, zone, now)
+            except ev.NotInvited:
+                problems.append(f"{email} is not an attendee of this event")
+                continue
+            except LookupError:
+                problems.append(f"no occurrence {ev.format_key(key) if key else ''}")
+                continue
+            answers.append((email, partstat))
+    if not answers:
+        return Applied(REJECTED, "; ".join(problems) or "the reply answers nothing")
+    reason = "; ".join(f"{email} {partstat.lower()}" for email, partstat in answers)
+    return Applied(REPLIED, reason, calendar, tuple(answers))
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+def is_newer(candidate: icalendar.cal.Component, stored: icalendar.cal.Component) -> bool:
+    """RFC 5546 2.1.5: a higher SEQUENCE, or the same SEQUENCE and a later DTSTAMP."""
+    return (_sequence(candidate), _dtstamp(candidate)) > (_sequence(stored), _dtstamp(stored))
+
+
+def _sequence(component: icalendar.cal.Component) -> int:
+    try:
+        return int(component.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dtstamp(component: icalendar.cal.Component) -> datetime:
+    try:
+        value = component.decoded("DTSTAMP")
+    except (KeyError, ValueError, TypeError):
+        return EPOCH
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return EPOCH
+
+
+def _stale_reason(what: str, incoming: icalendar.cal.Component, stored: icalendar.cal.Component) -> str:
+    return (
+        f"{what}: SEQUENCE {_sequence(incoming)} of {_stamp_text(incoming)} is not newer than the"
+        f" stored SEQUENCE {_sequence(stored)} of {_stamp_text(stored)}"
+    )
+
+
+def _stamp_text(component: icalendar.cal.Component) -> str:
+    stamp = _dtstamp(component)
+    return "no DTSTAMP" if stamp == EPOCH else stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _key(component: icalendar.cal.Component, zone: ZoneInfo) -> ev.RecurrenceKey:
+    return ev.recurrence_key(component.decoded("RECURRENCE-ID"), zone)
+
+
+def _key_text(component: icalendar.cal.Component, zone: ZoneInfo) -> str:
+    return ev.format_key(_key(component, zone))
+
+
+def _vevents(calendar: icalendar.Calendar) -> list[icalendar.cal.Component]:
+    return [c for c in calendar.subcomponents if c.name == "VEVENT"]
+
+
+def _add_timezones(calendar: icalendar.Calendar, timezones: Iterable[icalendar.cal.Component]) -> None:
+    """The message's VTIMEZONE for each TZID the object uses and lacks, then zoneinfo's for the rest."""
+    used = _used_tzids(calendar)
+    present = {str(c.get("TZID")) for c in calendar.subcomponents if c.name == "VTIMEZONE"}
+    for timezone in timezones:
+        tzid = str(timezone.get("TZID"))
+        if tzid in used and tzid not in present:
+            calendar.subcomponents.insert(0, copy.deepcopy(timezone))
+            present.add(tzid)
+    ev.add_time_zones(calendar)
+
+
+def _used_tzids(calendar: icalendar.Calendar) -> set[str]:
+    return {
+        str(value.params["TZID"])
+        for component in _vevents(calendar)
+        for name in TIME_PROPERTIES
+        for value in _as_list(component.get(name))
+        if value.params.get("TZID")
+    }
+
+
+def _as_list(value: object) -> list[icalendar.prop.vDDDTypes]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]  # type: ignore[list-item]

@@ -1,0 +1,444 @@
+"""Invitations mailed to a calendar (iMIP, RFC 6047), applied to it and logged: the domain behind the
+inbound SMTP server and ``POST /inbound/{token}``.
+
+The edge (``inbound/``) reads the mail: sender, Message-ID, the calendars it carries and their METHOD,
+or why it is ignored (an auto-reply, our own outbound mail). Here each calendar's events are applied
+with ``caldee_dav.ical.itip`` and written through ``calendar_edits.put_from_client``, the path every
+client write takes, so the new or changed event shows over CalDAV, REST and the feeds at once, and a
+booking's event edited by mail carries the change to its booking as a CalDAV edit would.
+
+Trust. Mail's From can be forged; what a stranger can do is bounded:
+* a change of an existing event (REQUEST, CANCEL) needs the sender to be its ORGANIZER, the calendar's
+  owner, or one of the calendar's allowed senders (``inbound_allowed_senders``, when set);
+* a REPLY changes only the answer of the attendee who is the sender;
+* a new event needs the sender to be allowed to create (anyone while the list is unset);
+* nothing by mail takes a booking's UID (``...@caledee``) in a calendar that does not hold it.
+
+Every message is logged once per calendar (``InboundMessage``, keyed by Message-ID): a re-delivery
+finds the first row and changes nothing. Each UID is applied in a savepoint, so one refused event
+leaves no half-write and does not undo the others; the log row is written either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import icalendar
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from caldee_dav import ical, store
+from caldee_dav.calendars import accounts, objects
+from caldee_dav.calendars.objects import Preconditions
+from caldee_dav.config import Settings
+from caldee_dav.errors import CaledeeError, InvalidInput, Problem
+from caldee_dav.ical import itip
+from caldee_dav.models import Booking, CalendarObject, Collection, InboundMessage, event_id_for
+from caldee_dav.scheduling import booking_calendar, bookings, calendar_edits, calendar_events, cursors
+
+log = logging.getLogger(__name__)
+
+SMTP, HTTP = "smtp", "http"
+OUTCOMES = (itip.CREATED, itip.UPDATED, itip.CANCELLED, itip.REPLIED, itip.IGNORED, itip.REJECTED)
+# Which outcome a message with several actions is listed under: the most consequential.
+_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
+MAX_ALLOWED_SENDERS = 100
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+CURSOR_TAG = "inbound"
+# Sender and subject are kept for the log, not whole: a header may be any length.
+MAX_LOGGED_TEXT = 998
+INBOUND_HREF_PREFIX = "inbound-"
+
+
+@dataclass(frozen=True)
+class CalendarText:
+    """One calendar a message carries, and the iTIP method the edge read for it (None: none given)."""
+
+    text: str
+    method: str | None
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """A message as the edge read it. ``ignored`` says why it is not applied at all (an auto-reply,
+    our own mail, no calendar data, too complex to read); ``digest`` (SHA-256 of the raw message) keys
+    the log when there is no Message-ID."""
+
+    via: str
+    digest: str
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    calendars: Sequence[CalendarText] = ()
+    ignored: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    uid: str | None
+    recurrence_id: str | None
+    outcome: str
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "recurrenceId": self.recurrence_id,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    """A row of a calendar's inbound log; ``duplicate``: this delivery found it already logged."""
+
+    row: InboundMessage
+    calendar_public_id: str
+    duplicate: bool = False
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- which calendar --------------------------------------------------------------------------
+
+
+def calendar_for_address(session: Session, address: str, mail_domain: str) -> Collection | None:
+    """The calendar whose inbound address is ``address`` (``cal-<id>@<mail_domain>``, any case)."""
+    local, at, domain = address.strip().strip("<>").rpartition("@")
+    if not at or domain.lower() != mail_domain.lower() or not local.lower().startswith("cal-"):
+        return None
+    hex_id = local[4:].lower()
+    if not hex_id or len(hex_id) > 32 or not hex_id.isalnum():
+        return None
+    return store.calendar_by_public_id(session, f"cal_{hex_id}")
+
+
+def calendar_for_token(session: Session, token: str) -> Collection | None:
+    if not token or len(token) > 64 or not token.isascii():
+        return None
+    return store.calendar_by_inbound_token(session, token)
+
+
+# --- receiving --------------------------------------------------------------------------------
+
+
+def message_key(mail: ReceivedMail) -> str:
+    if mail.message_id:
+        return hashlib.sha256(mail.message_id.strip().encode("utf-8", "replace")).hexdigest()
+    return mail.digest
+
+
+def receive(
+    session: Session, settings: Settings, calendar: Collection, mail: ReceivedMail, now: datetime
+) -> LoggedMessage:
+    """Apply ``mail`` to ``calendar`` and log it, in the caller's transaction; a re-delivery of a
+    logged message returns its row and changes nothing."""
+    key = message_key(mail)
+    row = InboundMessage(
+        collection_id=calendar.id,
+        message_key=key,
+        message_id=_clip(mail.message_id),
+        received_at=now,
+        via=mail.via,
+        sender=_clip(mail.sender, 320),
+        subject=_clip(mail.subject),
+        uids=[],
+        outcome=itip.IGNORED,
+        actions=[],
+    )
+    # The row first: a concurrent delivery of the same message waits on it (PostgreSQL) or finds it.
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return LoggedMessage(_logged_row(session, calendar.id, key), calendar.public_id, duplicate=True)
+    if mail.ignored is not None:
+        actions = [Action(None, None, itip.IGNORED, mail.ignored)]
+    elif not mail.calendars:
+        actions = [Action(None, None, itip.IGNORED, "the message carries no calendar data")]
+    else:
+        actions = []
+        for part in mail.calendars:
+            actions.extend(_apply_calendar(session, settings, calendar, mail, part, now))
+        row.method = next((p.method for p in mail.calendars if p.method), None)
+    row.uids = list(dict.fromkeys(a.uid for a in actions if a.uid))
+    row.outcome = min((a.outcome for a in actions), key=_RANK.__getitem__)
+    row.reason = _clip("; ".join(a.reason for a in actions if a.reason), 4000)
+    row.actions = [a.as_json() for a in actions]
+    session.flush()
+    log.info(
+        "inbound %s to %s from %s: %s (%s)",
+        mail.message_id,
+        calendar.public_id,
+        mail.sender,
+        row.outcome,
+        row.reason,
+    )
+    return LoggedMessage(row, calendar.public_id, actions=row.actions)
+
+
+def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessage:
+    query = select(InboundMessage).where(
+        InboundMessage.collection_id == collection_id, InboundMessage.message_key == key
+    )
+    return session.scalars(query).one()
+
+
+def _apply_calendar(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    mail: ReceivedMail,
+    part: CalendarText,
+    now: datetime,
+) -> list[Action]:
+    method = (part.method or "PUBLISH").upper()
+    try:
+        parsed = ical.parse_calendar(part.text)
+        count = len(ical.main_components(parsed))
+        if count > settings.max_components_per_object:
+            limit = settings.max_components_per_object
+            return [Action(None, None, itip.REJECTED, f"{count} components; the limit is {limit}")]
+        parsed = itip.normalise_time_zones(parsed)
+    except (ical.InvalidCalendarData, ValueError, TypeError, KeyError, RecursionError) as exc:
+        return [Action(None, None, itip.REJECTED, f"not valid iCalendar: {_reason(exc)}")]
+    incoming = itip.incoming_events(parsed)
+    if not incoming:
+        return [Action(None, None, itip.IGNORED, "the calendar holds no event")]
+    if method not in itip.APPLIED_METHODS:
+        what = "a counter-proposal, recorded, not applied" if method == "COUNTER" else "not applied"
+        return [Action(i.uid, None, itip.IGNORED, f"METHOD:{method}: {what}") for i in incoming]
+    return [_apply_event(session, settings, calendar, mail, method, event, now) for event in incoming]
+
+
+def _apply_event(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    mail: ReceivedMail,
+    method: str,
+    incoming: itip.Incoming,
+    now: datetime,
+) -> Action:
+    recurrence_ids = [str(c["RECURRENCE-ID"].to_ical().decode()) for c in incoming.occurrences]
+    recurrence_id = ",".join(recurrence_ids) or None
+    try:
+        with session.begin_nested():
+            applied = _apply(session, settings, calendar, mail, method, incoming, now)
+    except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
+        return Action(incoming.uid, recurrence_id, itip.REJECTED, _reason(exc))
+    return Action(incoming.uid, recurrence_id, applied.outcome, applied.reason)
+
+
+def _apply(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    mail: ReceivedMail,
+    method: str,
+    incoming: itip.Incoming,
+    now: datetime,
+) -> itip.Applied:
+    sender = (mail.sender or "").strip().lower()
+    stored = store.object_by_uid(session, calendar.id, incoming.uid)
+    existing = ical.parse_calendar(stored.text) if stored is not None else None
+    zone = calendar_events.calendar_zone(session, calendar)
+    if method == "REPLY":
+        applied = itip.apply_reply(existing, incoming, sender, zone, now)
+    else:
+        refusal = _refusal(session, calendar, sender, incoming, existing)
+        if refusal is not None:
+            return itip.Applied(itip.REJECTED, refusal)
+        if method == "CANCEL":
+            applied = itip.apply_cancel(existing, incoming, zone, now)
+        else:
+            applied = itip.apply_request(existing, incoming, zone, now)
+    if applied.calendar is not None:
+        if applied.answers and _record_booking_answers(
+            session, settings, calendar, incoming.uid, applied, now
+        ):
+            return applied
+        _write(session, settings, calendar, stored, incoming.uid, applied.calendar, now)
+    return applied
+
+
+def _refusal(
+    session: Session,
+    calendar: Collection,
+    sender: str,
+    incoming: itip.Incoming,
+    existing: icalendar.Calendar | None,
+) -> str | None:
+    """Why ``sender`` may not make this change (None: they may)."""
+    owner = accounts.get_user(session, calendar.owner_id) if calendar.owner_id else None
+    owner_email = owner.email.lower() if owner is not None else None
+    allowed = calendar.inbound_allowed_senders
+    if not sender:
+        return "the message has no sender address"
+    if existing is None:
+        if booking_calendar.booking_id_of(incoming.uid) is not None:
+            return f"UID {incoming.uid!r} is a booking's; mail cannot create it"
+        if allowed is None or sender == owner_email or sender_matches(sender, allowed):
+            return None
+        return f"{sender} may not add events to this calendar (not among its allowed senders)"
+    organizers = {ical.events.email_of(c["ORGANIZER"]).strip().lower() for c in _with_organizer(existing)}
+    if (
+        sender in organizers
+        or sender == owner_email
+        or (allowed is not None and sender_matches(sender, allowed))
+    ):
+        return None
+    if not organizers:
+        return f"the event has no organizer; {sender} may not change it"
+    return f"{sender} is not the organizer ({', '.join(sorted(organizers))}) of this event"
+
+
+def _with_organizer(calendar: icalendar.Calendar) -> list[icalendar.cal.Component]:
+    return [c for c in ical.main_components(calendar) if "ORGANIZER" in c]
+
+
+def sender_matches(sender: str, allowed: Sequence[Any]) -> bool:
+    """Whether ``sender`` is one of ``allowed``: an address, or a domain (``example.com`` or
+    ``@example.com``) that the address is at."""
+    sender = sender.strip().lower()
+    domain = sender.rpartition("@")[2]
+    for entry in allowed:
+        text = str(entry).strip().lower()
+        if "@" in text.lstrip("@"):
+            if sender == text:
+                return True
+        elif domain == text.lstrip("@"):
+            return True
+    return False
+
+
+def _write(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    stored: CalendarObject | None,
+    uid: str,
+    parsed: icalendar.Calendar,
+    now: datetime,
+) -> None:
+    prepared = objects.prepare_object(
+        parsed.to_ical().decode(), objects.WriteLimits.from_settings(settings), now
+    )
+    if stored is None:
+        href = f"{INBOUND_HREF_PREFIX}{event_id_for(uid).removeprefix('ev_')}.ics"
+        preconditions = Preconditions(if_none_match=True)
+    else:
+        href, preconditions = stored.href, Preconditions(if_match=stored.etag)
+    calendar_edits.put_from_client(session, settings, calendar, href, prepared, preconditions, now)
+
+
+def _record_booking_answers(
+    session: Session, settings: Settings, calendar: Collection, uid: str, applied: itip.Applied, now: datetime
+) -> bool:
+    """A reply to a booking's event: the answers go on the booking (whose VEVENT is rebuilt from it in
+    every host's calendar). False when ``uid`` is no active booking's held in ``calendar``."""
+    booking_id = booking_calendar.booking_id_of(uid)
+    if booking_id is None:
+        return False
+    booking = session.get(Booking, booking_id, with_for_update=True)
+    if booking is None or booking.ical_uid != uid or booking.status in bookings.ENDED_STATUSES:
+        return False
+    if calendar.owner_id not in [str(h) for h in booking.host_ids or [booking.host_user_id]]:
+        return False
+    answers = dict(booking.attendee_partstats or {})
+    answers.update({email: partstat for email, partstat in applied.answers})
+    booking.attendee_partstats = answers
+    booking.updated_at = now
+    session.flush()
+    booking_calendar.write_update(session, settings, booking, bookings.event_type_of(session, booking), now)
+    return True
+
+
+# --- the log ----------------------------------------------------------------------------------
+
+
+def list_messages(
+    session: Session,
+    owner_id: str,
+    calendar_id: str,
+    *,
+    outcome: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> tuple[list[LoggedMessage], str | None]:
+    """One page of the calendar's inbound log, newest first, and the next page's cursor."""
+    problems = []
+    if not 1 <= limit <= MAX_LIMIT:
+        problems.append(Problem(("limit",), f"must be 1 to {MAX_LIMIT}", "out_of_range"))
+    if outcome is not None and outcome not in OUTCOMES:
+        problems.append(Problem(("outcome",), f"must be one of {', '.join(OUTCOMES)}", "invalid"))
+    if problems:
+        raise InvalidInput.about(problems)
+    calendar = accounts.owned_calendar(session, owner_id, calendar_id)
+    query = select(InboundMessage).where(InboundMessage.collection_id == calendar.id)
+    if outcome is not None:
+        query = query.where(InboundMessage.outcome == outcome)
+    if cursor:
+        received, row_id = cursors.decode_cursor(cursor, tag=CURSOR_TAG, given_by="the inbound messages list")
+        query = query.where(
+            or_(
+                InboundMessage.received_at < received,
+                and_(InboundMessage.received_at == received, InboundMessage.id < row_id),
+            )
+        )
+    query = query.order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(query))
+    views = [LoggedMessage(r, calendar.public_id, actions=list(r.actions or [])) for r in rows[:limit]]
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        return views, cursors.encode_cursor(last.received_at, last.id, tag=CURSOR_TAG)
+    return views, None
+
+
+def set_allowed_senders(calendar: Collection, senders: Sequence[str] | None) -> None:
+    """Who may create events by mail (None: anyone). Entries are addresses or domains."""
+    if senders is None:
+        calendar.inbound_allowed_senders = None
+        return
+    problems = [
+        Problem(("inbound_allowed_senders", index), "must be an address or a domain", "invalid")
+        for index, entry in enumerate(senders)
+        if not _sender_entry_ok(entry)
+    ]
+    if len(senders) > MAX_ALLOWED_SENDERS:
+        problems.append(Problem(("inbound_allowed_senders",), f"at most {MAX_ALLOWED_SENDERS}", "too_long"))
+    if problems:
+        raise InvalidInput.about(problems)
+    calendar.inbound_allowed_senders = list(dict.fromkeys(s.strip().lower() for s in senders))
+
+
+def _sender_entry_ok(entry: object) -> bool:
+    if not isinstance(entry, str):
+        return False
+    text = entry.strip().lower().lstrip("@")
+    local, at, domain = text.rpartition("@")
+    return (
+        0 < len(text) <= 320
+        and "." in domain
+        and all(ch.isalnum() or ch in ".-_+'" for ch in local + domain)
+        and (not at or bool(local))
+    )
+
+
+def _clip(text: str | None, limit: int = MAX_LOGGED_TEXT) -> str | None:
+    if text is None:
+        return None
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return cleaned[:limit]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:500]

@@ -1,0 +1,102 @@
+"""The inbound SMTP server (``caledee inbound``): aiosmtpd, taking mail for the calendars' addresses.
+
+Refused while the client is still sending the envelope, so nothing is stored for them: a recipient
+that is no calendar's address (550 at RCPT), more recipients than one message may have (452), a
+message over ``inbound_max_message_bytes`` (552, announced in EHLO SIZE; aiosmtpd counts as it reads).
+Everything else is applied before the server answers the DATA command: a client whose message got 250
+finds the event in the calendar. The work (parsing, the database) runs in a small thread pool, so the
+event loop keeps serving other connections; a message that cannot be processed for a reason of ours
+(the database down) gets 451, a temporary failure the sending server retries.
+
+With ``inbound_tls_cert`` and ``inbound_tls_key`` the server offers STARTTLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from caldee_dav.config import Settings
+from inbound import pipeline
+from inbound.reader import read_mail
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = 50
+# Threads applying messages: SQLite takes one writer at a time; PostgreSQL a few are plenty per process.
+WORKERS = 4
+
+
+class InvitationHandler:
+    """aiosmtpd's handler: checks recipients, applies each message to its calendars."""
+
+    def __init__(self, engine: Engine, settings: Settings, executor: ThreadPoolExecutor) -> None:
+        self.engine, self.settings, self.executor = engine, settings, executor
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook names)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        known = await self._run(pipeline.known_recipient, self.engine, self.settings, address)
+        if not known:
+            return "550 5.1.1 No calendar has this address"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        try:
+            deliveries = await self._run(self._apply, raw, list(envelope.rcpt_tos))
+        except Exception:
+            log.exception("inbound message from %s could not be processed", envelope.mail_from)
+            return "451 4.3.0 The message could not be processed now; try again later"
+        outcomes = ", ".join(
+            f"{d.recipient}: {d.logged.row.outcome if d.logged else 'no such calendar'}" for d in deliveries
+        )
+        return f"250 2.0.0 Accepted ({outcomes})"[:500]
+
+    def _apply(self, raw: bytes, recipients: list[str]) -> list[pipeline.Delivery]:
+        mail = read_mail(raw, via="smtp")
+        return pipeline.deliver_to_addresses(self.engine, self.settings, mail, recipients)
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.inbound_tls_cert and settings.inbound_tls_key):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.inbound_tls_cert, settings.inbound_tls_key)
+    return context
+
+
+def start_server(engine: Engine, settings: Settings) -> tuple[Controller, ThreadPoolExecutor]:
+    """Start listening (in a thread of its own); the caller stops the controller, then the executor."""
+    executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="inbound")
+    handler = InvitationHandler(engine, settings, executor)
+    controller = Controller(
+        handler,
+        hostname=settings.inbound_host,
+        port=settings.inbound_port,
+        server_hostname=settings.mail_domain,
+        ident="Caledee inbound",
+        data_size_limit=settings.inbound_max_message_bytes,
+        tls_context=tls_context(settings),
+        # Bytes as they came: the reader decodes each part by its own charset.
+        decode_data=False,
+    )
+    controller.start()
+    return controller, executor
