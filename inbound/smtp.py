@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 50
+# RFC 5321 allows 1,000 octets a line; calendar mail often has longer (HTML bodies, unfolded lines from
+# sloppy exporters). Accepted up to this, still bounded, rather than losing the invitation.
+MAX_LINE_BYTES = 100_000
 # Threads applying messages: SQLite takes one writer at a time; PostgreSQL a few are plenty per process.
 WORKERS = 4
 
@@ -75,6 +78,15 @@ class InvitationHandler:
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
 
+class LenientSMTP(SMTP):
+    line_length_limit = MAX_LINE_BYTES
+
+
+class InboundController(Controller):
+    def factory(self) -> SMTP:
+        return LenientSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     if not (settings.inbound_tls_cert and settings.inbound_tls_key):
         return None
@@ -87,7 +99,7 @@ def start_server(engine: Engine, settings: Settings) -> tuple[Controller, Thread
     """Start listening (in a thread of its own); the caller stops the controller, then the executor."""
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="inbound")
     handler = InvitationHandler(engine, settings, executor)
-    controller = Controller(
+    controller = InboundController(
         handler,
         hostname=settings.inbound_host,
         port=settings.inbound_port,

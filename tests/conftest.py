@@ -13,6 +13,7 @@ import random
 import secrets
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -250,6 +251,64 @@ def stop_server(server: LiveServer) -> None:
     # server, a minute of the suite) and even gunicorn's quick shutdown takes a second. Every test
     # has had its answers by now, and nothing a test checks afterwards is left half-written (each
     # change is one committed transaction).
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=10)
+
+
+@dataclass
+class InboundServer:
+    """`caledee inbound` on a loopback port."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_inbound(
+    database_url: str, log_dir: Path, *, extra_env: dict[str, str] | None = None
+) -> InboundServer:
+    """The inbound SMTP server against ``database_url``, once it answers NOOP."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALEDEE_")}
+    env.update(
+        {
+            "CALEDEE_DATABASE_URL": database_url,
+            "CALEDEE_CONFIG": str(log_dir / "absent.toml"),
+            "CALEDEE_LOG_LEVEL": "warning",
+            "CALEDEE_MAX_RESOURCE_SIZE": str(TEST_MAX_RESOURCE_SIZE),
+            **clock_env(),
+            **(extra_env or {}),
+        }
+    )
+    log_path = log_dir / f"inbound-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "caldee_dav.cli", "inbound", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=log_dir,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"inbound server exited early:\n{log_path.read_text()}")
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=2) as client:
+                if client.noop()[0] == 250:
+                    return InboundServer("127.0.0.1", port, process, log_path)
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError(f"inbound server did not start:\n{log_path.read_text()}")
+
+
+def stop_inbound(server: InboundServer) -> None:
     os.killpg(server.process.pid, signal.SIGKILL)
     server.process.wait(timeout=10)
 
