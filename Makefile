@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The inbound SMTP server runs beside the web server and stops when it does (Ctrl-C, or `make stop`).
 run: $(STAMP)
 	$(BIN)/caledee init --demo
-	$(BIN)/caledee serve
+	$(BIN)/caledee inbound & trap 'kill $$! 2>/dev/null' EXIT INT TERM; $(BIN)/caledee serve
 
 # Stops the server `make run` started (from another terminal), through gunicorn's control socket.
 stop: $(STAMP)

@@ -74,7 +74,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         calendar = accounts.user_calendars(session, user)[0]
         feeds = feed_tokens.issue_calendar_feed_tokens(calendar)
         calendar_id = calendar.public_id
+        inbound = accounts.inbound_address(calendar, settings.mail_domain)
     url = settings.public_url
+    smtp = f"{settings.inbound_host}:{settings.inbound_port}"
     if replaced:
         token_note = "new: the demo token printed before is revoked"
     else:
@@ -89,11 +91,13 @@ Caledee demo account
 
   Feed         {url}{feed_tokens.calendar_feed_path(calendar_id, feeds.full)}
                (subscribe in Apple or Google Calendar; new on every `make run`)
+  Invitations  mail them to {inbound} (SMTP on {smtp}, or POST to the calendar's inboundUrl)
 
 Try
   curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/me
   curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/calendars/{calendar_id}/upcoming
   curl -u {DEMO_SLUG}:{token.secret} -X PROPFIND -H "Depth: 1" {url}/dav/{DEMO_SLUG}/
+  curl -H "Authorization: Bearer {token.secret}" {url}/api/v2/calendars/{calendar_id}/inbound-messages
 """
     )
     return 0

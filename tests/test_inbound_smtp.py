@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from tests import dates
+from tests import dates, imip_fixtures
 from tests.conftest import InboundServer, LiveServer, start_inbound, stop_inbound
 from tests.scheduling_fixtures import Api, make_event_type, make_schedule, new_api
 
@@ -478,3 +478,48 @@ def test_hostile_messages_are_answered_and_write_nothing(inbound: InboundServer,
     uid = f"{uuid.uuid4()}@example.net"
     good = message(calendar_text("REQUEST", vevent(uid, monday_at(9), rrule=None)), to=address)
     assert "created" in send(inbound, good, address)[1]
+
+
+# --- each sender's shape ----------------------------------------------------------------------
+
+
+def test_every_senders_invitations_apply_as_catalogued(
+    inbound: InboundServer, live_server: LiveServer
+) -> None:
+    """The fixtures of tests/imip_fixtures.py (Google, Outlook/Teams, iCloud, Zoom, Thunderbird, Fastmail
+    and the odd ones), sent in catalogue order to one calendar: each message's outcome, and the events
+    the calendar then shows, are the ones catalogued."""
+    host = new_api(live_server)
+    make_schedule(host, "UTC")
+    event_type = make_event_type(host)
+    base = imip_fixtures.base_day()
+    booked_at = dates.at(base + timedelta(days=2), 15)
+    booked = host.book(
+        event_type["id"],
+        booked_at.isoformat(),
+        invitee={"name": "Carol", "email": imip_fixtures.BOOKING_ATTENDEE, "timezone": "UTC"},
+    )
+    assert booked.status_code == 201, booked.text
+    booking_uid = booked.json()["uid"]
+    calendar = my_calendar(host)
+    address = calendar["inboundEmail"]
+    for name, fixture in imip_fixtures.FIXTURES.items():
+        values = {}
+        if fixture.uid == imip_fixtures.BOOKING_UID:
+            values = {"uid": booking_uid, "ORGANIZER": host.account.email}
+        raw = imip_fixtures.render(name, to=address, base_day=base, **values)
+        code, reply = send(inbound, raw, address, sender=fixture.sender)
+        assert code == 250, (name, reply)
+        assert f"{address}: {fixture.status}" in reply, (name, reply)
+        expected = fixture.expected_starts(base)
+        if not expected or fixture.status == imip_fixtures.IGNORED or fixture.method == "REPLY":
+            continue
+        shown = occurrences(host, calendar["id"], expected[0], days=45)
+        if fixture.all_day:
+            assert expected[0].date().isoformat() in [e["start"][:10] for e in shown if e["allDay"]], name
+            continue
+        by_start = {utc(e["start"]): e for e in shown if e["title"] == fixture.summary}
+        for start in expected:
+            assert start in by_start, (name, start, sorted(by_start))
+            wanted = "cancelled" if fixture.status == imip_fixtures.CANCELLED else "confirmed"
+            assert by_start[start]["status"] == wanted, (name, start, by_start[start])
