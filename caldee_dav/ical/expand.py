@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import recurring_ical_events
 
-from caldee_dav.ical.parse import main_components, start_in_utc
+from caldee_dav.ical.parse import as_utc, main_components, start_in_utc
 
 # Expansion walks a series in windows with ``between`` (``iter_vevent_instances``): recurring_ical_events'
 # ``after`` costs seconds per hundred instances of an unbounded rule, ``between`` milliseconds. Windows
@@ -76,6 +77,75 @@ def iter_vevent_instances(
             window = min(window * 2, LARGEST_WINDOW)
         elif len(found) > 1000:
             window = max(window / 4, SMALLEST_WINDOW)
+
+
+@dataclass(frozen=True)
+class InstanceSpan:
+    """One VEVENT instance without a component of its own: its DTSTART, its DTEND as the instance's
+    component would hold it (DURATION applied, a date's day), and the master or override it comes
+    from, shared (never change it)."""
+
+    start: date | datetime
+    end: date | datetime
+    component: icalendar.cal.Component
+
+
+def iter_instance_spans(
+    calendar: icalendar.Calendar, start: datetime, end: datetime
+) -> Iterator[InstanceSpan]:
+    """``iter_vevent_instances`` for a reader that needs each instance's times, not a component:
+    recurring_ical_events copies the series' component for every instance it returns, half the time
+    of indexing a weekly series. Same windows, same order, same de-duplication."""
+    query = recurring_ical_events.of(calendar, components=["VEVENT"])
+    occurrences_between = getattr(query, "_occurrences_between", None)
+    if occurrences_between is None:  # another release of the library: through the components
+        for instance in iter_vevent_instances(calendar, start, end):
+            ends = instance.decoded("DTEND") if "DTEND" in instance else instance.decoded("DTSTART")
+            yield InstanceSpan(instance.decoded("DTSTART"), ends, instance)
+        return
+    seen: set[object] = set()
+    window, window_start = _first_window(calendar), start
+    while window_start < end:
+        try:
+            window_end = min(end, window_start + window)
+        except OverflowError:
+            window_end = end
+        found = sorted(
+            occurrences_between(query.to_datetime(window_start), query.to_datetime(window_end)),
+            key=lambda occurrence: as_utc(occurrence.start),
+        )
+        for occurrence in found:
+            component = occurrence._adapter._component
+            recurrence_id = component.get("RECURRENCE-ID")
+            # The key of iter_vevent_instances: an instance's RECURRENCE-ID is its original start.
+            key = (str(component.get("UID", "")), recurrence_id.dt if recurrence_id else occurrence.start)
+            if key not in seen:  # an instance overlapping two windows comes back in both
+                seen.add(key)
+                yield InstanceSpan(occurrence.start, occurrence.end, component)
+        window_start = window_end
+        if len(found) < 100:
+            window = min(window * 2, LARGEST_WINDOW)
+        elif len(found) > 1000:
+            window = max(window / 4, SMALLEST_WINDOW)
+
+
+def first_instance_from(calendar: icalendar.Calendar, start: datetime) -> icalendar.cal.Component | None:
+    """The first VEVENT instance starting at or after ``start``, or None. Asks whether a bounded series
+    goes on past a moment: the windows double without the cap of ``iter_vevent_instances`` (about twenty
+    reach the year 9999, where capped windows took eight hundred ``between`` calls), and only the window
+    holding the first instance is expanded (a bounded rule: at most its promised instances)."""
+    query = recurring_ical_events.of(calendar, components=["VEVENT"])
+    window, window_start = _first_window(calendar), start
+    while window_start < FAR_FUTURE:
+        try:
+            window_end = min(FAR_FUTURE, window_start + window)
+        except OverflowError:
+            window_end = FAR_FUTURE
+        found = [i for i in query.between(window_start, window_end) if start_in_utc(i) >= start]
+        if found:
+            return min(found, key=start_in_utc)
+        window_start, window = window_end, window * 2
+    return None
 
 
 class TooManyInstances(ValueError):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import icalendar
 
 from caldee_dav.ical.budget import TooCostly, deadline
-from caldee_dav.ical.expand import FAR_FUTURE, ZONE_SLACK, iter_vevent_instances
+from caldee_dav.ical.expand import ZONE_SLACK, first_instance_from, iter_instance_spans
 from caldee_dav.ical.parse import (
     DAY,
     SECOND,
@@ -145,21 +145,24 @@ def index_object(
     return index
 
 
-def _instance(component: icalendar.cal.Component, start: datetime, end: datetime) -> Instance:
+def _instance(
+    component: icalendar.cal.Component, start: datetime, end: datetime, dtstart: date | datetime | None = None
+) -> Instance:
+    """The index row of an instance of ``component`` from ``start`` to ``end`` (UTC); ``dtstart`` its
+    DTSTART value when that is not the component's own (an instance of a series)."""
+    dtstart = component.decoded("DTSTART") if dtstart is None else dtstart
     return Instance(
         start=_timestamp(start),
         end=math.ceil(end.timestamp()),
         transparent=str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT",
         cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
-        all_day=not isinstance(component.decoded("DTSTART"), datetime),
+        all_day=not isinstance(dtstart, datetime),
     )
 
 
 def _first_start_after(calendar: icalendar.Calendar, horizon_end: int) -> int | None:
-    horizon = datetime.fromtimestamp(horizon_end, UTC)
-    for occurrence in iter_vevent_instances(calendar, horizon, FAR_FUTURE):
-        return _timestamp(start_in_utc(occurrence))
-    return None
+    first = first_instance_from(calendar, datetime.fromtimestamp(horizon_end, UTC))
+    return _timestamp(start_in_utc(first)) if first is not None else None
 
 
 def _expand(
@@ -169,13 +172,15 @@ def _expand(
     instances: list[Instance] = []
     horizon = datetime.fromtimestamp(horizon_end, UTC)
     starts = [as_utc(c.decoded("DTSTART")) for c in main_components(calendar) if "DTSTART" in c]
-    for occurrence in iter_vevent_instances(calendar, min(starts) - ZONE_SLACK, horizon):
+    for span in iter_instance_spans(calendar, min(starts) - ZONE_SLACK, horizon):
         if len(instances) >= max_instances:
             return instances, False
-        instances.append(_instance(occurrence, *_instance_bounds(occurrence)))
+        # As _instance_bounds reads the instance's own component (DTEND always set, never before
+        # DTSTART), from its times.
+        start = as_utc(span.start)
+        instances.append(_instance(span.component, start, max(as_utc(span.end), start), span.start))
     masters = [c for c in main_components(calendar) if "RECURRENCE-ID" not in c]
     if any(_is_unbounded(m) for m in masters):
         return instances, False
-    # Whether anything starts after the horizon: read lazily, a bounded rule may run for centuries.
-    later = (start_in_utc(o) for o in iter_vevent_instances(calendar, horizon, FAR_FUTURE))
-    return instances, not any(start >= horizon for start in later)
+    # Whether anything starts after the horizon (a bounded rule may run for centuries).
+    return instances, first_instance_from(calendar, horizon) is None

@@ -85,9 +85,11 @@ def normalise_time_zones(calendar: icalendar.Calendar) -> icalendar.Calendar:
     """The message with TZIDs that name a known zone written as IANA names (Outlook's "Pacific Standard
     Time", libical's /vendor/.../Europe/Paris), floating times put in the zone of X-WR-TIMEZONE when the
     calendar names one, and the VTIMEZONEs no longer used dropped. TZIDs we cannot map keep their
-    embedded VTIMEZONE, which the parser honours. Returns a fresh parse of the result."""
+    embedded VTIMEZONE, which the parser honours. Returns a fresh parse of the result (``calendar``
+itself when nothing needed changing)."""
     floating_zone = iana_zone_for(str(calendar.get("X-WR-TIMEZONE", "")))
     renamed: set[str] = set()
+    changed = False
     for component in main_components(calendar):
         for name in TIME_PROPERTIES:
             for value in _as_list(component.get(name)):
@@ -97,8 +99,12 @@ def normalise_time_zones(calendar: icalendar.Calendar) -> icalendar.Calendar:
                     if iana is not None and iana != tzid:
                         value.params["TZID"] = iana
                         renamed.add(str(tzid))
+                        changed = True
                 elif floating_zone is not None and _is_floating(value):
                     value.params["TZID"] = floating_zone
+                    changed = True
+    if not changed:
+        return calendar  # the parse is right as it is (the common case: IANA names or UTC)
     calendar.subcomponents = [
         c for c in calendar.subcomponents if not (c.name == "VTIMEZONE" and str(c.get("TZID")) in renamed)
     ]

@@ -54,6 +54,7 @@ CURSOR_TAG = "inbound"
 # Sender and subject are kept for the log, not whole: a header may be any length.
 MAX_LOGGED_TEXT = 998
 INBOUND_HREF_PREFIX = "inbound-"
+SENT_BY_PROPERTY = "X-CALEDEE-MAIL-FROM"
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,9 @@ def _apply_calendar(
             limit = settings.max_components_per_object
             return [Action(None, None, itip.REJECTED, f"{count} components; the limit is {limit}")]
         parsed = itip.normalise_time_zones(parsed)
-    except (ical.InvalidCalendarData, ValueError, TypeError, KeyError, RecursionError) as exc:
+    except ical.InvalidCalendarData as exc:
+        return [Action(None, None, itip.REJECTED, _reason(exc))]
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         return [Action(None, None, itip.REJECTED, f"not valid iCalendar: {_reason(exc)}")]
     incoming = itip.incoming_events(parsed)
     if not incoming:
@@ -261,6 +264,8 @@ def _apply(
         else:
             applied = itip.apply_request(existing, incoming, zone, now)
     if applied.calendar is not None:
+        if method != "REPLY":
+            _remember_sender(applied.calendar, sender)
         if applied.answers and _record_booking_answers(
             session, settings, calendar, incoming.uid, applied, now
         ):
@@ -288,7 +293,7 @@ def _refusal(
         if allowed is None or sender == owner_email or sender_matches(sender, allowed):
             return None
         return f"{sender} may not add events to this calendar (not among its allowed senders)"
-    organizers = {ical.events.email_of(c["ORGANIZER"]).strip().lower() for c in _with_organizer(existing)}
+    organizers = _organizers(existing)
     if (
         sender in organizers
         or sender == owner_email
@@ -300,8 +305,24 @@ def _refusal(
     return f"{sender} is not the organizer ({', '.join(sorted(organizers))}) of this event"
 
 
-def _with_organizer(calendar: icalendar.Calendar) -> list[icalendar.cal.Component]:
-    return [c for c in ical.main_components(calendar) if "ORGANIZER" in c]
+def _organizers(calendar: icalendar.Calendar) -> set[str]:
+    """Who speaks for the event: its ORGANIZERs, or, for an event that names none (a PUBLISH), the
+    sender of the mail that added it (``SENT_BY_PROPERTY``)."""
+    found = set()
+    for component in ical.main_components(calendar):
+        for name in ("ORGANIZER", SENT_BY_PROPERTY):
+            if name in component:
+                found.add(ical.events.email_of(component[name]).strip().lower())
+    return found - {""}
+
+
+def _remember_sender(calendar: icalendar.Calendar, sender: str) -> None:
+    """An event without ORGANIZER keeps who mailed it in, so that only they may change it later."""
+    components = [c for c in ical.main_components(calendar) if c.name == "VEVENT"]
+    if sender and not any("ORGANIZER" in c for c in components):
+        for component in components:
+            component.pop(SENT_BY_PROPERTY, None)
+            component.add(SENT_BY_PROPERTY, f"mailto:{sender}")
 
 
 def sender_matches(sender: str, allowed: Sequence[Any]) -> bool:
@@ -328,9 +349,10 @@ def _write(
     parsed: icalendar.Calendar,
     now: datetime,
 ) -> None:
-    prepared = objects.prepare_object(
-        parsed.to_ical().decode(), objects.WriteLimits.from_settings(settings), now
-    )
+    # The components are the parser's (typed values, zones resolved): indexed as they are, not parsed
+    # once more from the text they are written as.
+    limits = objects.WriteLimits.from_settings(settings)
+    prepared = objects.prepare_parsed(parsed.to_ical().decode(), parsed, limits, now)
     if stored is None:
         href = f"{INBOUND_HREF_PREFIX}{event_id_for(uid).removeprefix('ev_')}.ics"
         preconditions = Preconditions(if_none_match=True)
