@@ -16,6 +16,7 @@ from api import errors, me, rate_limits, site
 from api import event_types as event_types_api
 from api import events as events_api
 from api import feeds as feeds_api
+from api import inbound as inbound_api
 from api import leads as leads_api
 from api import public as public_api
 from api import schedules as schedules_api
@@ -37,6 +38,7 @@ API_BLUEPRINTS = [
     teams_api.bp,
     calendars_api.bp,
     events_api.bp,
+    inbound_api.bp,
     leads_api.bp,
     public_api.bp,
     contacts_api.bp,
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, login_throttle: LoginThrottle |
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(feeds_api.bp)  # /feeds/...: the .ics feeds, opened by their tokens
+    app.register_blueprint(inbound_api.door)  # /inbound/{token}: mail to a calendar over HTTP
     app.register_blueprint(public_api.pages)  # /{userSlug}/{eventSlug}: the event types' url
     return app
 

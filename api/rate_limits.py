@@ -22,8 +22,8 @@ API_PREFIX = "/api/v2"
 # Set on a view by ``api.auth.require_scopes``: the view counts its requests once the token is checked.
 NEEDS_TOKEN = "caledee_needs_token"
 # Blueprints outside /api/v2 whose answers are limited per address too: a booking page answers with
-# what the public API does.
-LIMITED_BLUEPRINTS = frozenset({"pages"})
+# what the public API does; mail posted to a calendar's inbound URL is applied in the request.
+LIMITED_BLUEPRINTS = frozenset({"pages", "inbound"})
 
 
 def limited(path: str, blueprint: str | None) -> bool:

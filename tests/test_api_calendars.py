@@ -30,6 +30,7 @@ CALENDAR_FIELDS = {
     "caldavUrl",
     "inboundEmail",
     "inboundUrl",
+    "inboundAllowedSenders",
     "hasFeed",
     "createdAt",
     "updatedAt",

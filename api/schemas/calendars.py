@@ -10,21 +10,26 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import StrictStr
+from pydantic import Field, StrictStr
 
 from api.schemas.common import RequestModel, ResponseModel, UtcDateTime
 from caldee_dav.calendars import accounts, feed_tokens
 from caldee_dav.config import Settings
+from caldee_dav.scheduling import inbound_mail
 from caldee_dav.scheduling.calendars_admin import CalendarChanges, CalendarView
 
 
 class CalendarUpdateIn(RequestModel):
-    """PATCH body: only the fields sent change (``color`` and ``description`` may be null: cleared)."""
+    """PATCH body: only the fields sent change (``color`` and ``description`` may be null: cleared;
+    ``inboundAllowedSenders`` null: anyone may add events by mail)."""
 
     name: StrictStr | None = None
     timezone: StrictStr | None = None
     color: StrictStr | None = None
     description: StrictStr | None = None
+    inbound_allowed_senders: list[StrictStr] | None = Field(
+        default=None, max_length=inbound_mail.MAX_ALLOWED_SENDERS
+    )
 
     def changes(self) -> CalendarChanges:
         values: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
@@ -53,6 +58,7 @@ class CalendarOut(ResponseModel):
     caldav_url: str
     inbound_email: str
     inbound_url: str | None
+    inbound_allowed_senders: list[str] | None
     has_feed: bool
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -71,6 +77,7 @@ class CalendarOut(ResponseModel):
             "caldav_url": f"{public_url}/dav/{quote(calendar.path)}/",
             "inbound_email": accounts.inbound_address(calendar, settings.mail_domain),
             "inbound_url": public_url + feed_tokens.inbound_path(inbound) if inbound else None,
+            "inbound_allowed_senders": _allowed_senders(calendar.inbound_allowed_senders),
             "has_feed": view.has_feed,
             "created_at": calendar.created_at,
             "updated_at": calendar.updated_at,
@@ -79,6 +86,10 @@ class CalendarOut(ResponseModel):
     @classmethod
     def from_view(cls, view: CalendarView, settings: Settings) -> CalendarOut:
         return cls(**cls.fields_of(view, settings))
+
+
+def _allowed_senders(stored: list[Any] | None) -> list[str] | None:
+    return None if stored is None else [str(entry) for entry in stored]
 
 
 class CalendarWithFeedsOut(CalendarOut):

@@ -25,9 +25,9 @@ from caldee_dav import store
 from caldee_dav.calendars import accounts, feed_tokens
 from caldee_dav.calendars.feed_tokens import FeedTokens
 from caldee_dav.config import Settings
-from caldee_dav.errors import AlreadyExists, Problem
+from caldee_dav.errors import AlreadyExists, InvalidInput, Problem
 from caldee_dav.models import Collection, User
-from caldee_dav.scheduling import calendar_edits
+from caldee_dav.scheduling import calendar_edits, inbound_mail
 from caldee_dav.scheduling.editing import (
     UNSET,
     Problems,
@@ -50,13 +50,15 @@ MAX_SLUG_LENGTH = 63  # accounts.SLUG_PATTERN
 @dataclass(frozen=True)
 class CalendarChanges:
     """A create or update; UNSET fields keep their value (or take the default on create). ``slug`` is
-    taken on create only: it is the calendar's CalDAV path."""
+    taken on create only: it is the calendar's CalDAV path. ``inbound_allowed_senders``: who may add
+    events by mail (addresses or domains; None: anyone)."""
 
     name: Any = UNSET
     slug: Any = UNSET
     timezone: Any = UNSET
     color: Any = UNSET
     description: Any = UNSET
+    inbound_allowed_senders: Any = UNSET
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,27 @@ def _checked_values(given: dict[str, Any], creating: bool, problems: Problems) -
         elif text is not None and len(text.encode()) > MAX_DESCRIPTION_BYTES:
             problems.add(["description"], f"must be at most {MAX_DESCRIPTION_BYTES} bytes", "too_long")
         values["description"] = text or None
+    if "inbound_allowed_senders" in given:
+        senders = given["inbound_allowed_senders"]
+        problems.problems.extend(_allowed_senders_problems(senders))
+        values["inbound_allowed_senders"] = senders
     return values
+
+
+def _allowed_senders_problems(senders: Any) -> list[Problem]:
+    """What ``inbound_mail.set_allowed_senders`` would refuse in ``senders``: it checks them on a calendar
+    no session holds, which is thrown away."""
+    if senders is not None and not isinstance(senders, list):
+        return [
+            Problem(
+                ("inbound_allowed_senders",), "must be a list of addresses or domains, or null", "invalid"
+            )
+        ]
+    try:
+        inbound_mail.set_allowed_senders(Collection(), senders)
+    except InvalidInput as exc:
+        return list(exc.problems)
+    return []
 
 
 def _values(changes: CalendarChanges, creating: bool) -> dict[str, Any]:
@@ -151,6 +173,8 @@ def create_calendar(session: Session, owner_id: str, changes: CalendarChanges) -
             session.flush()
     except IntegrityError as exc:
         raise _slug_taken(slug) from exc
+    if values.get("inbound_allowed_senders") is not None:
+        inbound_mail.set_allowed_senders(calendar, values["inbound_allowed_senders"])
     tokens = feed_tokens.issue_calendar_feed_tokens(calendar)
     return CalendarView(calendar, tokens)
 
@@ -178,11 +202,17 @@ def _slug_taken(slug: str) -> AlreadyExists:
 def update_calendar(
     session: Session, owner_id: str, calendar_id: str, changes: CalendarChanges
 ) -> CalendarView:
-    """Change name, time zone, color, description; the calendar gets a new revision (sync token, ctag),
-    so CalDAV clients see the new name."""
+    """Change name, time zone, color, description (the calendar gets a new revision: sync token, ctag,
+    so CalDAV clients see the new name), and who may add events by mail (not seen over CalDAV)."""
     values = _values(changes, creating=False)
     calendar = accounts.owned_calendar(session, owner_id, calendar_id)
-    if not values:  # nothing sent: nothing for clients to fetch again
+    senders_given = "inbound_allowed_senders" in values
+    senders = values.pop("inbound_allowed_senders", None)
+    if not values:  # nothing CalDAV clients see: no new revision, nothing for them to fetch again
+        if senders_given:
+            store.lock_collection(session, calendar.id)
+            inbound_mail.set_allowed_senders(calendar, senders)
+            session.flush()
         return CalendarView(calendar)
     # The calendar's lock first, then its fields as they are now: a client's PROPPATCH committed
     # meanwhile is kept rather than overwritten with what was read before.
@@ -193,6 +223,8 @@ def update_calendar(
     fields = dataclasses.replace(fields, **{renamed[k]: v for k, v in values.items() if k in renamed})
     if "timezone" in values:
         calendar.timezone = values["timezone"]
+    if senders_given:
+        inbound_mail.set_allowed_senders(calendar, senders)
     store.set_collection_fields(session, calendar, fields)
     session.flush()
     return CalendarView(calendar)

@@ -17,6 +17,7 @@ from caldee_dav.store.changes import changes_since
 from caldee_dav.store.collections import (
     CollectionFields,
     bump_revision,
+    calendar_by_inbound_token,
     calendar_by_public_id,
     calendar_spans,
     calendars_of_owner,
@@ -67,6 +68,7 @@ __all__ = [
     "all_objects",
     "bump_revision",
     "calendar_spans",
+    "calendar_by_inbound_token",
     "calendar_by_public_id",
     "calendars_of_owner",
     "busy_index_rows",
