@@ -59,8 +59,9 @@
     return (body && body.message) || "Something went wrong. Please try again.";
   }
 
-  function send(method, url, payload, headers) {
-    var options = { method: method, headers: Object.assign({ Accept: "application/json" }, headers || {}) };
+  function send(method, url, payload, headers, keepalive) {
+    var options = { method: method, headers: Object.assign({ Accept: "application/json" }, headers || {}),
+      keepalive: !!keepalive };
     if (payload !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(payload);
@@ -321,7 +322,9 @@
       var name = byId("name").value.trim(), email = byId("email").value.trim();
       if (!name || !EMAIL.test(email) || leadsSent[email.toLowerCase()]) return;
       leadsSent[email.toLowerCase()] = true;
-      send("POST", api + "/leads", { name: name, email: email, timezone: picker.zone(), answers: answers(true) });
+      // keepalive: sent even when the visitor leaves the page right after the field.
+      send("POST", api + "/leads", { name: name, email: email, timezone: picker.zone(), answers: answers(true) },
+        {}, true);
     }
     byId("email").addEventListener("change", captureLead);
     byId("email").addEventListener("blur", captureLead);
