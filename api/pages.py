@@ -99,10 +99,9 @@ def _error_page(exc: NotFound | TooManyRequests) -> Response:
 
 @bp.get("/<user_slug>")
 def host_page(user_slug: str) -> Response:
-    public_url = caledee().settings.public_url
     with read_unit() as session:
         host, event_types = public.listed_event_types(session, user_slug)
-        cards = [_event_card(et, host, public_url) for et in event_types]
+        cards = [_event_card(et, host) for et in event_types]
         return _page("host.html", host=host, host_name=_host_name(host), event_types=cards)
 
 
@@ -114,7 +113,7 @@ class EventCard:
     url: str
 
 
-def _event_card(event_type: EventType, host: User, public_url: str) -> EventCard:
+def _event_card(event_type: EventType, host: User) -> EventCard:
     return EventCard(
         name=event_type.name,
         description=event_type.description,

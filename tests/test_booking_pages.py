@@ -11,6 +11,7 @@ The server's clock may be moved (CALEDEE_TEST_CLOCK_OFFSET_DAYS), the browser's 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -378,3 +379,30 @@ def test_rate_limited_visitors_get_a_polite_message(limited_server: LiveServer, 
     assert answer is not None and answer.status == 429
     expect(page.locator("h1")).to_have_text("Too many requests")
     expect(page.locator("main")).to_contain_text("Please wait")
+
+
+def test_the_manage_token_is_kept_hashed_and_a_replay_replaces_it(live_server: LiveServer) -> None:
+    from caldee_dav import db
+    from caldee_dav.models import Booking
+
+    api, event_type = host(live_server)
+    url = f"{live_server.url}/api/v2/public/{api.account.slug}/{event_type['slug']}/bookings"
+    body = {
+        "start": iso(MONDAY, 15, tz="Europe/Paris"),
+        "durationMin": 60,
+        "invitee": {"name": "Ada", "email": "ada@example.com", "timezone": "Europe/Paris"},
+    }
+    first = requests.post(url, json=body, headers={"Idempotency-Key": "page-1"}, timeout=30)
+    replay = requests.post(url, json=body, headers={"Idempotency-Key": "page-1"}, timeout=30)
+    assert first.status_code == replay.status_code == 201 and replay.json() == first.json()
+    old, new = (r.headers["Caledee-Manage-Url"].split("token=")[1] for r in (first, replay))
+    assert old != new
+
+    with db.read_unit(db.engine_for(live_server.database_url)) as session:
+        stored = session.get(Booking, first.json()["id"])
+        assert stored is not None and stored.manage_token_hash == hashlib.sha256(new.encode()).hexdigest()
+    where = f"{live_server.url}/api/v2/public/booking/{first.json()['id']}"
+    opened = requests.get(where, headers={"X-Booking-Token": new}, timeout=30)
+    assert opened.json()["id"] == first.json()["id"]
+    assert requests.get(where, headers={"X-Booking-Token": old}, timeout=30).status_code == 404
+    assert requests.get(where, params={"token": new}, timeout=30).status_code == 200
