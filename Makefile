@@ -30,7 +30,9 @@ stop: $(STAMP)
 # the development machine (2 CPUs) with 1,072 tests: 4.8 min for the first run with PostgreSQL, 2.4
 # min for the second, so `make test` stays under 10 minutes.
 # tests/test_webdav_files.py runs litmus when it is installed: install it where apt-get can (as root;
-# when it cannot, that one test is skipped and says so).
+# when it cannot, that one test is skipped and says so). tests/test_booking_pages.py drives Debian's
+# Chromium (/usr/bin/chromium) through Playwright, installed the same way (never `playwright install`,
+# which downloads a browser of its own).
 # Two test processes (pytest-xdist), one file each at a time: most of a test's time is spent waiting
 # on a server process, so two share the machine's two cores (8.3 minutes down to 4.8 for the first
 # run, 4.6 to 2.4 for the second). Each worker takes its servers' ports from a range of its own
@@ -43,6 +45,11 @@ test: $(STAMP)
 		{ apt-get update -q >/dev/null 2>&1 && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus >/dev/null 2>&1; } || \
 		echo "litmus could not be installed: the litmus test will be skipped"
+	@test -x /usr/bin/chromium || ! command -v apt-get >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "chromium could not be installed: the browser tests (tests/test_booking_pages.py) will be skipped"
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q $(PARALLEL)

@@ -12,7 +12,7 @@ from api import calendars as calendars_api
 from api import contacts as contacts_api
 from api import contract as contract_api
 from api import docs as docs_api
-from api import errors, me, rate_limits, site
+from api import errors, me, pages, rate_limits, site
 from api import event_types as event_types_api
 from api import events as events_api
 from api import feeds as feeds_api
@@ -70,7 +70,9 @@ def create_app(settings: Settings | None = None, login_throttle: LoginThrottle |
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(feeds_api.bp)  # /feeds/...: the .ics feeds, opened by their tokens
     app.register_blueprint(inbound_api.door)  # /inbound/{token}: mail to a calendar over HTTP
-    app.register_blueprint(public_api.pages)  # /{userSlug}/{eventSlug}: the event types' url
+    # /{userSlug}, /{userSlug}/{eventSlug} (the event types' url), /booking/{id}: the booking pages;
+    # their files are the app's /static.
+    app.register_blueprint(pages.bp)
     return app
 
 

@@ -88,6 +88,7 @@ Caledee demo account
   User         {DEMO_SLUG}  (or {DEMO_EMAIL})
   Password     {password or "(unchanged since the first `make run`; use the token below)"}
   API token    {token.secret}   ({token_note}; also works as the CalDAV password)
+  Booking page {url}/{DEMO_SLUG}   (the event types you create, for anyone to book)
 
   Feed         {url}{feed_tokens.calendar_feed_path(calendar_id, feeds.full)}
                (subscribe in Apple or Google Calendar; new on every `make run`)

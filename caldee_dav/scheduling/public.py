@@ -5,7 +5,8 @@ slug; an inactive one, or an unknown host, is not found at all (the same 404, so
 apart).
 
 Anyone may book such an event type (``book``: the same checks and the same booking as the host's own
-``POST /bookings``) or leave their details as a lead (``capture_lead``).
+``POST /bookings``, plus the invitee's manage token, ``booking_manage``) or leave their details as a lead
+(``capture_lead``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from sqlalchemy.orm import Session
 from caldee_dav.config import Settings
 from caldee_dav.errors import InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, EventType, User
-from caldee_dav.scheduling import bookings, leads
+from caldee_dav.scheduling import booking_manage, bookings, leads
 
 # Longer than any user's or event type's slug (their columns hold 64 and 100 characters).
 MAX_SLUG_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class PublicBooking:
+    """A booking made by anyone, and the secret of its manage link (shown once, stored hashed)."""
+
+    booking: Booking
+    manage_token: str
 
 
 @dataclass(frozen=True)
@@ -71,13 +80,14 @@ def public_event_type(session: Session, user_slug: str, event_slug: str) -> Publ
 
 def book(
     session: Session, settings: Settings, found: PublicEventType, request: bookings.NewBooking, now: datetime
-) -> Booking:
-    """Book the public event type ``found`` as its host's token would. The request names no event type
-    (the page does), or names this one."""
+) -> PublicBooking:
+    """Book the public event type ``found`` as its host's token would, and give the booking a manage
+    token. The request names no event type (the page does), or names this one."""
     if request.event_type_id and request.event_type_id != found.event_type.id:
         message = "must be this event type's id, or left out (the URL names the event type)"
         raise InvalidInput.about([Problem(("event_type_id",), message, "event_type_mismatch")])
-    return bookings.book_event_type(session, settings, found.event_type, request, now)
+    booking = bookings.book_event_type(session, settings, found.event_type, request, now)
+    return PublicBooking(booking, booking_manage.issue_token(booking))
 
 
 def capture_lead(
