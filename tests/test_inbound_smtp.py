@@ -226,6 +226,14 @@ def test_updates_apply_in_sequence_order_and_a_stale_one_is_ignored(inbound: Inb
     # Same SEQUENCE, later DTSTAMP: newer (RFC 5546 2.1.5).
     assert "updated" in request(12, 2, 3)[1]
     assert starts(occurrences(api, calendar["id"], pacific_utc(first))) == weekly(first.replace(hour=12))
+    # The owner's log tells each message's fate, newest first, the stale one with why.
+    log = api.get(f"/calendars/{calendar['id']}/inbound-messages")
+    assert log.status_code == 200, log.text
+    entries = log.json()["data"]
+    assert [e["outcome"] for e in entries] == ["updated", "ignored", "updated", "created"]
+    assert {e["via"] for e in entries} == {"smtp"} and {e["method"] for e in entries} == {"REQUEST"}
+    assert all(e["uids"] == [uid] and e["from"] == ORGANIZER for e in entries)
+    assert "SEQUENCE 1" in entries[1]["reason"] and "not newer" in entries[1]["reason"]
 
 
 def test_one_occurrence_updated_then_cancelled_then_the_whole_series(
@@ -461,6 +469,11 @@ HOSTILE: dict[str, Any] = {
     "non-UTF-8 header bytes": _bad_header_bytes,
     "MIME nested 500 deep": _deep_mime,
     "a zip bomb": _zip_bomb,
+    # PostgreSQL text cannot hold a NUL: refused as calendar data, never a failed transaction.
+    "a NUL in the calendar": lambda address: message(
+        calendar_text("REQUEST", vevent(f"{uuid.uuid4()}@x.example", monday_at(9), summary="Sync\x00")),
+        to=address,
+    ),
 }
 
 

@@ -139,6 +139,8 @@ def prepare_parsed(
     first): the body is parsed once."""
     text = ical.with_crlf_line_endings(text)
     _check_size(text, limits)
+    if "\x00" in text:  # no iCalendar value holds one, and PostgreSQL text cannot
+        raise ical.InvalidCalendarData("the calendar data contains a NUL character")
     return PreparedObject(text, ical.etag_of(text), _index(calendar, limits, now))
 
 

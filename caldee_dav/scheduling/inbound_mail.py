@@ -88,11 +88,12 @@ class Action:
     reason: str | None
 
     def as_json(self) -> dict[str, Any]:
+        """As logged: text that came in the mail made printable (no NUL reaches PostgreSQL)."""
         return {
-            "uid": self.uid,
-            "recurrenceId": self.recurrence_id,
+            "uid": _clip(self.uid),
+            "recurrenceId": _clip(self.recurrence_id),
             "outcome": self.outcome,
-            "reason": self.reason,
+            "reason": _clip(self.reason, 1000),
         }
 
 
@@ -159,7 +160,8 @@ def receive(
             session.add(row)
             session.flush()
     except IntegrityError:
-        return LoggedMessage(_logged_row(session, calendar.id, key), calendar.public_id, duplicate=True)
+        logged = _logged_row(session, calendar.id, key)
+        return LoggedMessage(logged, calendar.public_id, duplicate=True, actions=list(logged.actions or []))
     if mail.ignored is not None:
         actions = [Action(None, None, itip.IGNORED, mail.ignored)]
     elif not mail.calendars:
@@ -169,9 +171,9 @@ def receive(
         for part in mail.calendars:
             actions.extend(_apply_calendar(session, settings, calendar, mail, part, now))
         row.method = next((p.method for p in mail.calendars if p.method), None)
-    row.uids = list(dict.fromkeys(a.uid for a in actions if a.uid))
+    row.uids = list(dict.fromkeys(_clip(a.uid) for a in actions if a.uid))
     row.outcome = min((a.outcome for a in actions), key=_RANK.__getitem__)
-    row.reason = _clip("; ".join(a.reason for a in actions if a.reason), 4000)
+    row.reason = _clip("; ".join(a.reason for a in actions if a.reason), 4000) or None
     row.actions = [a.as_json() for a in actions]
     session.flush()
     log.info(
