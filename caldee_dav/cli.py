@@ -6,10 +6,8 @@ import argparse
 import errno
 import getpass
 import secrets
-import signal
 import socket
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -131,7 +129,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_inbound(args: argparse.Namespace) -> int:
     """The inbound SMTP server, until SIGINT or SIGTERM."""
     settings = _settings(args)
-    overrides = {"inbound_host": args.inbound_host, "inbound_port": args.inbound_port}
+    overrides = {
+        "inbound_host": args.inbound_host,
+        "inbound_port": args.inbound_port,
+        "inbound_workers": args.inbound_workers,
+    }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     reason = port_unavailable(settings.inbound_host, settings.inbound_port)
     if reason is not None:
@@ -139,18 +141,17 @@ def cmd_inbound(args: argparse.Namespace) -> int:
             f"cannot listen on {settings.inbound_host} port {settings.inbound_port} ({reason}); choose"
             " another port with --port or CALEDEE_INBOUND_PORT"
         )
-    engine = _engine(settings)
-    from inbound.smtp import start_server
+    _engine(settings).dispose()  # migrated; each worker opens its own
+    db.engine_for.cache_clear()
+    from inbound.smtp import serve
 
-    controller, executor = start_server(engine, settings)
     address = f"{settings.inbound_host}:{settings.inbound_port}"
-    print(f"Caledee inbound mail on {address} for cal-<id>@{settings.mail_domain}", flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    controller.stop()
-    executor.shutdown(wait=True, cancel_futures=True)
+    print(
+        f"Caledee inbound mail on {address} for cal-<id>@{settings.mail_domain}"
+        f" ({settings.inbound_workers} process(es))",
+        flush=True,
+    )
+    serve(settings, settings.inbound_workers)
     return 0
 
 
@@ -325,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     inbound = commands.add_parser("inbound", help="run the inbound SMTP server (invitations by mail)")
     inbound.add_argument("--host", dest="inbound_host", help="default inbound_host (127.0.0.1)")
     inbound.add_argument("--port", dest="inbound_port", type=int, help="default inbound_port (2525)")
+    inbound.add_argument("--workers", dest="inbound_workers", type=int, help="default inbound_workers (1)")
     inbound.set_defaults(handler=cmd_inbound)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)

@@ -121,6 +121,7 @@ class Settings(BaseModel):
     )
     inbound_host: str = Field("127.0.0.1", description="Address the inbound SMTP server listens on.")
     inbound_port: int = Field(2525, ge=0, le=65535, description="Port of the inbound SMTP server.")
+    inbound_workers: int = Field(1, ge=1, le=64, description="Processes of the inbound SMTP server.")
     inbound_max_message_bytes: int = Field(
         10_000_000, ge=1024, description="Largest inbound mail message accepted (SMTP 552 beyond it)."
     )

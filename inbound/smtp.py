@@ -8,20 +8,25 @@ finds the event in the calendar. The work (parsing, the database) runs in a smal
 event loop keeps serving other connections; a message that cannot be processed for a reason of ours
 (the database down) gets 451, a temporary failure the sending server retries.
 
-With ``inbound_tls_cert`` and ``inbound_tls_key`` the server offers STARTTLS.
+With ``inbound_tls_cert`` and ``inbound_tls_key`` the server offers STARTTLS. ``inbound_workers``
+processes share the port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import ssl
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from caldee_dav import db
 from caldee_dav.config import Settings
 from inbound import pipeline
 from inbound.reader import read_mail
@@ -82,11 +87,6 @@ class LenientSMTP(SMTP):
     line_length_limit = MAX_LINE_BYTES
 
 
-class InboundController(Controller):
-    def factory(self) -> SMTP:
-        return LenientSMTP(self.handler, **self.SMTP_kwargs)
-
-
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     if not (settings.inbound_tls_cert and settings.inbound_tls_key):
         return None
@@ -95,20 +95,69 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def start_server(engine: Engine, settings: Settings) -> tuple[Controller, ThreadPoolExecutor]:
-    """Start listening (in a thread of its own); the caller stops the controller, then the executor."""
+def serve(settings: Settings, workers: int = 1) -> None:
+    """Take mail until SIGINT or SIGTERM. With ``workers`` > 1, that many processes share the port
+    (SO_REUSEPORT: the kernel spreads connections): parsing and indexing use every core."""
+    if workers <= 1:
+        _serve_one(settings, reuse_port=False)
+        return
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the child: its own engine, loop and threads
+            code = 0
+            try:
+                db.engine_for.cache_clear()
+                _serve_one(settings, reuse_port=True)
+            except BaseException:
+                log.exception("inbound worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        if any(os.waitpid(pid, os.WNOHANG)[0] for pid in children):
+            break  # a worker died: stop them all rather than serve on with fewer
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _serve_one(settings: Settings, *, reuse_port: bool) -> None:
+    engine = db.engine_for(settings.database_url)
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="inbound")
     handler = InvitationHandler(engine, settings, executor)
-    controller = InboundController(
-        handler,
-        hostname=settings.inbound_host,
-        port=settings.inbound_port,
-        server_hostname=settings.mail_domain,
-        ident="Caledee inbound",
-        data_size_limit=settings.inbound_max_message_bytes,
-        tls_context=tls_context(settings),
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    options = {
+        "hostname": settings.mail_domain,
+        "ident": "Caledee inbound",
+        "data_size_limit": settings.inbound_max_message_bytes,
+        "tls_context": tls_context(settings),
         # Bytes as they came: the reader decodes each part by its own charset.
-        decode_data=False,
+        "decode_data": False,
+        "loop": loop,
+    }
+    server = loop.run_until_complete(
+        loop.create_server(
+            lambda: LenientSMTP(handler, **options),
+            host=settings.inbound_host,
+            port=settings.inbound_port,
+            reuse_port=reuse_port,
+        )
     )
-    controller.start()
-    return controller, executor
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, loop.stop)
+    try:
+        loop.run_forever()
+    finally:
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        executor.shutdown(wait=True, cancel_futures=True)
+        loop.close()
