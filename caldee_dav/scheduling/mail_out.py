@@ -333,8 +333,10 @@ def _day(moment: datetime | date) -> str:
 
 
 def _short_when(start: datetime, zone: ZoneInfo) -> str:
+    """``Mon 4 Jan 2027 09:00 Europe/London``: no parentheses, which the email package reads as a
+    comment and folds a subject around."""
     local = start.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y} {local:%H:%M} ({zone.key})"
+    return f"{local:%a} {local.day} {local:%b %Y} {local:%H:%M} {zone.key}"
 
 
 def _when(start: datetime, end: datetime, zone: ZoneInfo) -> str:
