@@ -66,14 +66,26 @@ class Received:
     message: EmailMessage
 
 
+REFUSED_PREFIX = "nobody-"
+
+
 class Sink:
-    """An SMTP server on a loopback port keeping every message it is given."""
+    """An SMTP server on a loopback port keeping every message it is given. Like a real server, it
+    refuses recipients it has no mailbox for: those whose address starts with ``REFUSED_PREFIX``."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self._received: list[Received] = []
         self._lock = threading.Lock()
         self._controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.startswith(REFUSED_PREFIX):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         message = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
@@ -238,7 +250,8 @@ class TestThroughTheRelay:
         assert message["Auto-Submitted"] == "auto-generated"
         mail_id = message["X-Caledee-Mail"]
         assert mail_id.startswith("mail_") and message["Message-ID"] == f"<{mail_id}@localhost>"
-        assert message["Subject"].startswith("Booked: Intro call with ")
+        # (A subject longer than a line is folded; unfolding may leave the fold's space in front.)
+        assert message["Subject"].strip().startswith("Booked: Intro call with ")
 
         invitation = read_invitation(message)
         assert invitation.method == "REQUEST"
@@ -324,6 +337,32 @@ class TestThroughTheRelay:
         sink.wait_for(later["email"])
         assert len(sink.to(first["email"])) == 1
         assert sink.to(refused["email"]) == []
+
+    def test_a_refused_recipient_is_given_up_at_once(self, relay: tuple[LiveServer, Sink]) -> None:
+        server, sink = relay
+        api, event_type = host_with_hours(server)
+        nobody = {**an_invitee(), "email": f"{REFUSED_PREFIX}{secrets.token_hex(4)}@example.com"}
+        lost = book(api, event_type, dates.at(DAY, 9), invitee=nobody)
+        # Every recipient refused with 5xx: failed at the first attempt, not retried for a day.
+        (row,) = wait_for(
+            lambda: [m for m in queued_for(server.database_url, lost["id"]) if m.status == "failed"], "failed"
+        )
+        assert (
+            row.attempts == 1
+            and "550" in (row.last_error or "")
+            and nobody["email"] in (row.last_error or "")
+        )
+        assert wait_for(lambda: row.id in server.log() and "failed" in server.log(), "a warning in the log")
+
+        # One recipient refused among others: the others get the message.
+        invitee, missing = an_invitee(), f"{REFUSED_PREFIX}{secrets.token_hex(4)}@example.com"
+        kept = book(api, event_type, dates.at(DAY, 10), invitee=invitee, guests=[missing])
+        (received,) = sink.wait_for(invitee["email"])
+        assert received.recipients == [invitee["email"]]
+        (sent,) = wait_for(
+            lambda: [m for m in queued_for(server.database_url, kept["id"]) if m.status == "sent"], "sent"
+        )
+        assert missing in (sent.last_error or "")
 
     def test_respond_replies_to_the_organizer(self, relay: tuple[LiveServer, Sink]) -> None:
         server, sink = relay

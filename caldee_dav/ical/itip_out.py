@@ -51,7 +51,7 @@ class Reply:
     attendee: Person
     partstat: str
     summary: str | None
-    start: When
+    start: When | None
 
 
 def _parsed(text: str) -> icalendar.Calendar:
@@ -166,5 +166,5 @@ def reply(
         attendee=_person(attendee),
         partstat=str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
         summary=str(summary) if summary is not None else None,
-        start=component.decoded("DTSTART"),
+        start=component.decoded("DTSTART") if "DTSTART" in component else None,
     )

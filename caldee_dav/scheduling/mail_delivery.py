@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import smtplib
 import ssl
 import tempfile
@@ -56,6 +57,7 @@ SMTP_TIMEOUT = 20.0
 MAX_PAUSE = timedelta(hours=1)
 JITTER = 0.2  # a pause is drawn between 80 % and 120 % of its nominal length
 MAX_ERROR_LENGTH = 2000
+LINE_END = re.compile(r"\r?\n")
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,11 @@ def _record(engine: Engine, settings: Settings, claimed: Claimed, outcome: Outco
         row.next_attempt_at = min(now + retry_pause(settings, claimed.attempts), give_up_at)
 
 
-def retry_pause(settings: Settings, attempts: int, rng: random.Random | None = None) -> timedelta:
+def retry_pause(settings: Settings, attempts: int) -> timedelta:
     """The pause after the ``attempts``-th failed attempt: base, 2 x base, 4 x base ... up to an hour,
     each with up to ``JITTER`` either way."""
     nominal = min(settings.mail_retry_base_seconds * 2 ** max(attempts - 1, 0), MAX_PAUSE.total_seconds())
-    spread = (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    spread = random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading retries, not a secret
     return timedelta(seconds=nominal * spread)
 
 
@@ -236,7 +238,7 @@ def _connect(settings: Settings) -> smtplib.SMTP:
 
 
 def _relay_one(relay: smtplib.SMTP, claimed: Claimed) -> Outcome:
-    data = "\r\n".join(claimed.message.splitlines()).encode("utf-8") + b"\r\n"
+    data = LINE_END.sub("\r\n", claimed.message).encode("utf-8")  # stored with \n; SMTP speaks CRLF
     try:
         refused = relay.sendmail(claimed.sender, claimed.recipients, data)
     except smtplib.SMTPRecipientsRefused as exc:

@@ -346,8 +346,10 @@ def _when(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     return f"{_day(first)}, {first:%H:%M} - {until} ({zone.key})"
 
 
-def _moment(value: When, zone: ZoneInfo) -> str:
+def _moment(value: When | None, zone: ZoneInfo) -> str:
     """A DTSTART in ``zone`` (floating times are already local; a date is all day)."""
+    if value is None:
+        return "(no time given)"
     if not isinstance(value, datetime):
         return f"{_day(value)} (all day)"
     local = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
