@@ -15,6 +15,7 @@ from caldee_dav import clock, db
 from caldee_dav.calendars import accounts, feed_tokens, throttle
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
+from caldee_dav.scheduling import mail_delivery
 from caldee_dav.schema import migrate
 
 DEMO_EMAIL = "demo@example.com"
@@ -308,6 +309,22 @@ def cmd_calendar_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail_send(args: argparse.Namespace) -> int:
+    """Deliver the outgoing mail that is due now (what every server process does each second), and say
+    what is left: for operators, and for a developer without a running server."""
+    from caldee_dav.server import outbox_dir  # the server's modules (Flask, gunicorn) only when needed
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    outbox = outbox_dir(settings)
+    sent = mail_delivery.deliver_due(engine, settings, outbox, clock.now())
+    counts = mail_delivery.queue_counts(engine)
+    where = f"relay {settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host else str(outbox)
+    print(f"Sent {sent} message(s) to {where}.")
+    print(f"Queue: {counts.pending} waiting to be retried, {counts.failed} failed (given up).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caledee", description="Caledee calendar and scheduling server")
     parser.add_argument("--config", help="TOML settings file (default config/caledee.toml if present)")
@@ -375,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     calendar_create.add_argument("--color")
     calendar_create.add_argument("--timezone")
     calendar_create.set_defaults(handler=cmd_calendar_create)
+
+    mail = commands.add_parser("mail", help="outgoing mail").add_subparsers(dest="action", required=True)
+    mail_send = mail.add_parser("send", help="deliver the outgoing mail due now, then exit")
+    mail_send.set_defaults(handler=cmd_mail_send)
     return parser
 
 

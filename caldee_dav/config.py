@@ -136,6 +136,12 @@ class Settings(BaseModel):
     mail_retry_hours: int = Field(
         24, ge=1, le=720, description="How long a message the relay refuses is retried before it is given up."
     )
+    mail_retry_base_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="First pause before a message the relay refused is tried again; doubled each time.",
+    )
 
     @field_validator("smtp_security")
     @classmethod

@@ -3,6 +3,7 @@ gunicorn (N pre-forked worker processes, each with a thread pool)."""
 
 from __future__ import annotations
 
+import atexit
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import create_app
 from api.worker import JsonErrorWorker
-from caldee_dav import clock
+from caldee_dav import clock, db
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
+from caldee_dav.scheduling.mail_delivery import MailSender
 
 
 def wsgi_app(settings: Settings) -> Flask:
@@ -31,7 +33,17 @@ def wsgi_app(settings: Settings) -> Flask:
         # The client address (REMOTE_ADDR, which the login throttle counts by) from the proxies'
         # X-Forwarded-For; only when configured, since any client can send that header.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    _start_mail_sender(settings)
     return app
+
+
+def _start_mail_sender(settings: Settings) -> MailSender:
+    """This worker's sender of the outgoing mail queue (every worker runs one: claims never overlap),
+    stopped when the worker exits. Sending happens on its thread, never in a request."""
+    sender = MailSender(db.engine_for(settings.database_url), settings, outbox_dir(settings))
+    sender.start()
+    atexit.register(sender.stop)
+    return sender
 
 
 DEFAULT_DATA_DIR = Path("var")
@@ -45,6 +57,11 @@ def data_dir(settings: Settings) -> Path:
         if path and path != ":memory:":
             return Path(path).parent.resolve()
     return DEFAULT_DATA_DIR.resolve()
+
+
+def outbox_dir(settings: Settings) -> Path:
+    """Where outgoing mail is written as .eml files when no relay is configured (``smtp_host`` empty)."""
+    return data_dir(settings) / "outbox"
 
 
 class CaledeeServer(BaseApplication):  # type: ignore[misc]

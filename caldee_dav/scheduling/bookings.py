@@ -27,9 +27,10 @@ from caldee_dav import db
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, FieldPath, InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
-from caldee_dav.scheduling import booking_calendar, booking_list, event_types, leads, offers
+from caldee_dav.scheduling import booking_calendar, booking_list, event_types, leads, mail_out, offers
 from caldee_dav.scheduling.answers import validate_answers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
+from caldee_dav.scheduling.mail_out import BookingChange
 from caldee_dav.scheduling.slots import COLLECTIVE, ROUND_ROBIN
 from caldee_dav.zones import zone_named
 
@@ -230,14 +231,25 @@ def book_event_type(
     session.flush()
     leads.record_booking(session, booking, now)
     booking_calendar.write_new(session, settings, booking, event_type, now)
+    mail_out.queue_booking_mail(session, settings, booking, BookingChange.CREATED, now)
     return booking
 
 
-def _changed(session: Session, settings: Settings, booking: Booking, now: datetime) -> Booking:
+def _changed(
+    session: Session,
+    settings: Settings,
+    booking: Booking,
+    now: datetime,
+    change: BookingChange,
+    previous_start: datetime | None = None,
+) -> Booking:
+    """The new version of the booking (SEQUENCE + 1) in the hosts' calendars, and the message telling
+    the invitee and guests, in the caller's transaction."""
     booking.sequence += 1
     booking.updated_at = now
     session.flush()
     booking_calendar.write_update(session, settings, booking, event_type_of(session, booking), now)
+    mail_out.queue_booking_mail(session, settings, booking, change, now, previous_start=previous_start)
     return booking
 
 
@@ -257,7 +269,7 @@ def cancel_booking(
         return booking
     booking.status = CANCELED
     booking.canceled_at, booking.cancel_reason, booking.canceled_by = now, reason, canceled_by
-    return _changed(session, settings, booking, now)
+    return _changed(session, settings, booking, now, BookingChange.CANCELED)
 
 
 def reschedule_booking(
@@ -282,6 +294,7 @@ def reschedule_booking(
     lock_users(session, [owner_id, *host_ids])
     context = offers.load_context(session, event_type)
     offers.check_slot(session, context, duration, start, now, exclude_booking=booking, only_hosts=host_ids)
+    previous_start = booking.start_at
     booking.start_at, booking.end_at, booking.duration_min = (
         start,
         start + timedelta(minutes=duration),
@@ -289,7 +302,7 @@ def reschedule_booking(
     )
     for host in booking.hosts:
         host.start_at = start
-    return _changed(session, settings, booking, now)
+    return _changed(session, settings, booking, now, BookingChange.RESCHEDULED, previous_start)
 
 
 def confirm_booking(
@@ -301,7 +314,7 @@ def confirm_booking(
     if booking.status != PENDING:
         raise Conflict(f"Only a pending booking can be confirmed; this one is {booking.status}.")
     booking.status, booking.confirmed_at = ACTIVE, now
-    return _changed(session, settings, booking, now)
+    return _changed(session, settings, booking, now, BookingChange.CONFIRMED)
 
 
 def decline_booking(
@@ -325,7 +338,7 @@ def decline_booking(
     host = session.get(User, booking.host_user_id)
     booking.canceled_at, booking.cancel_reason = now, reason
     booking.canceled_by = host.email if host is not None else None
-    return _changed(session, settings, booking, now)
+    return _changed(session, settings, booking, now, BookingChange.DECLINED)
 
 
 def set_no_show(session: Session, owner_id: str, booking_id: str, no_show: bool, now: datetime) -> Booking:
