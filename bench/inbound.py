@@ -1,13 +1,14 @@
 """Inbound mail benchmark: invitations per second through SMTP into the store.
 
-    .venv/bin/python bench/inbound.py [--messages 2000] [--clients 4] [--postgres URL]
+    .venv/bin/python bench/inbound.py [--messages 2000] [--clients 4] [--workers CPUs] [--postgres URL]
 
 `caledee inbound` (the real server, a subprocess) on a loopback port, against a fresh SQLite file
 (and PostgreSQL with ``--postgres``), one calendar. The mix, shaped by the senders of
 tests/imip_fixtures.py: per event a first invitation (Google weekly series, Outlook/Teams series in a
 Windows zone, iCloud, Thunderbird, Zoom, Fastmail all-day), and for some an update of the series, a
 one-occurrence cancel or a whole cancel, each a separate message sent after the invitation it changes.
-``--clients`` SMTP connections send at once (each message: MAIL, RCPT, DATA on a kept connection);
+``--clients`` SMTP connections send at once (each message: MAIL, RCPT, DATA on a kept connection) to
+``--workers`` server processes (``caledee inbound --workers``, default one per CPU);
 the server answers DATA once the message is applied, so a message counted is a message stored.
 
 Baseline in the same run: the same messages, the same clients, to aiosmtpd's own Sink handler (a
@@ -224,6 +225,7 @@ def main() -> int:
     )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="inbound server processes")
     parser.add_argument("--postgres", help="also run on this PostgreSQL database (its schema is dropped)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-inbound-"))
@@ -231,7 +233,7 @@ def main() -> int:
     if args.postgres:
         reset_postgres(args.postgres)
         backends.append(("PostgreSQL", args.postgres))
-    print(f"{args.messages} messages, {args.clients} SMTP clients at once")
+    print(f"{args.messages} messages, {args.clients} SMTP clients at once, {args.workers} server process(es)")
     print(f"{'backend':<12} {'Caledee':>14} {'Sink (baseline)':>17} {'ratio':>7}")
     failed = False
     try:

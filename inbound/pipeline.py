@@ -36,12 +36,13 @@ def deliver_to_addresses(
     engine: Engine, settings: Settings, mail: ReceivedMail, addresses: Sequence[str]
 ) -> list[Delivery]:
     deliveries = []
+    read = inbound_mail.read_calendars(mail, settings)  # parsing needs no transaction: before one
     for address in dict.fromkeys(a.lower() for a in addresses):
         with db.write_unit(engine) as session:
             calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
             logged = None
             if calendar is not None:
-                logged = inbound_mail.receive(session, settings, calendar, mail, clock.now())
+                logged = inbound_mail.receive(session, settings, calendar, mail, clock.now(), read)
             deliveries.append(Delivery(address, logged))
     return deliveries
 
@@ -50,8 +51,9 @@ def deliver_to_token(
     engine: Engine, settings: Settings, mail: ReceivedMail, token: str
 ) -> LoggedMessage | None:
     """Apply ``mail`` to the calendar whose inbound URL has ``token``; None when none has."""
+    read = inbound_mail.read_calendars(mail, settings)
     with db.write_unit(engine) as session:
         calendar = inbound_mail.calendar_for_token(session, token)
         if calendar is None:
             return None
-        return inbound_mail.receive(session, settings, calendar, mail, clock.now())
+        return inbound_mail.receive(session, settings, calendar, mail, clock.now(), read)

@@ -137,10 +137,16 @@ def message_key(mail: ReceivedMail) -> str:
 
 
 def receive(
-    session: Session, settings: Settings, calendar: Collection, mail: ReceivedMail, now: datetime
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    mail: ReceivedMail,
+    now: datetime,
+    read: Sequence[ReadCalendar] | None = None,
 ) -> LoggedMessage:
     """Apply ``mail`` to ``calendar`` and log it, in the caller's transaction; a re-delivery of a
-    logged message returns its row and changes nothing."""
+    logged message returns its row and changes nothing. ``read``: ``read_calendars(mail)``, when the
+    caller read them before its transaction."""
     key = message_key(mail)
     row = InboundMessage(
         collection_id=calendar.id,
@@ -168,8 +174,8 @@ def receive(
         actions = [Action(None, None, itip.IGNORED, "the message carries no calendar data")]
     else:
         actions = []
-        for part in mail.calendars:
-            actions.extend(_apply_calendar(session, settings, calendar, mail, part, now))
+        for read_calendar in read_calendars(mail, settings) if read is None else read:
+            actions.extend(_apply_calendar(session, settings, calendar, mail, read_calendar, now))
         row.method = next((p.method for p in mail.calendars if p.method), None)
     row.uids = list(dict.fromkeys(_clip(a.uid) for a in actions if a.uid))
     row.outcome = min((a.outcome for a in actions), key=_RANK.__getitem__)
@@ -194,33 +200,63 @@ def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessag
     return session.scalars(query).one()
 
 
+@dataclass(frozen=True)
+class ReadCalendar:
+    """One calendar of a message, parsed and its time zones normalised: the work that needs no
+    transaction, done before one opens (SQLite has one writer at a time). ``problem``: why none of
+    it is applied (not iCalendar, too many components, no event, a method that is not applied)."""
+
+    method: str
+    events: tuple[itip.Incoming, ...] = ()
+    problems: tuple[Action, ...] = ()
+
+
+def read_calendars(mail: ReceivedMail, settings: Settings) -> list[ReadCalendar]:
+    """The message's calendars, read (none when the message is not to be applied)."""
+    if mail.ignored is not None:
+        return []
+    return [_read_calendar(part, settings.max_components_per_object) for part in mail.calendars]
+
+
+def _read_calendar(part: CalendarText, max_components: int) -> ReadCalendar:
+    method = (part.method or "PUBLISH").upper()
+    try:
+        parsed = ical.parse_calendar(part.text)
+        count = len(ical.main_components(parsed))
+        if count > max_components:
+            reason = f"{count} components; the limit is {max_components}"
+            return ReadCalendar(method, problems=(Action(None, None, itip.REJECTED, reason),))
+        parsed = itip.normalise_time_zones(parsed)
+    except ical.InvalidCalendarData as exc:
+        return ReadCalendar(method, problems=(Action(None, None, itip.REJECTED, _reason(exc)),))
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        reason = f"not valid iCalendar: {_reason(exc)}"
+        return ReadCalendar(method, problems=(Action(None, None, itip.REJECTED, reason),))
+    incoming = tuple(itip.incoming_events(parsed))
+    if not incoming:
+        return ReadCalendar(
+            method, problems=(Action(None, None, itip.IGNORED, "the calendar holds no event"),)
+        )
+    if method not in itip.APPLIED_METHODS:
+        what = "a counter-proposal, recorded, not applied" if method == "COUNTER" else "not applied"
+        return ReadCalendar(
+            method,
+            problems=tuple(Action(i.uid, None, itip.IGNORED, f"METHOD:{method}: {what}") for i in incoming),
+        )
+    return ReadCalendar(method, incoming)
+
+
 def _apply_calendar(
     session: Session,
     settings: Settings,
     calendar: Collection,
     mail: ReceivedMail,
-    part: CalendarText,
+    read: ReadCalendar,
     now: datetime,
 ) -> list[Action]:
-    method = (part.method or "PUBLISH").upper()
-    try:
-        parsed = ical.parse_calendar(part.text)
-        count = len(ical.main_components(parsed))
-        if count > settings.max_components_per_object:
-            limit = settings.max_components_per_object
-            return [Action(None, None, itip.REJECTED, f"{count} components; the limit is {limit}")]
-        parsed = itip.normalise_time_zones(parsed)
-    except ical.InvalidCalendarData as exc:
-        return [Action(None, None, itip.REJECTED, _reason(exc))]
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        return [Action(None, None, itip.REJECTED, f"not valid iCalendar: {_reason(exc)}")]
-    incoming = itip.incoming_events(parsed)
-    if not incoming:
-        return [Action(None, None, itip.IGNORED, "the calendar holds no event")]
-    if method not in itip.APPLIED_METHODS:
-        what = "a counter-proposal, recorded, not applied" if method == "COUNTER" else "not applied"
-        return [Action(i.uid, None, itip.IGNORED, f"METHOD:{method}: {what}") for i in incoming]
-    return [_apply_event(session, settings, calendar, mail, method, event, now) for event in incoming]
+    if read.problems:
+        return list(read.problems)
+    return [_apply_event(session, settings, calendar, mail, read.method, event, now) for event in read.events]
 
 
 def _apply_event(
