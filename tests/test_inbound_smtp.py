@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import smtplib
+import ssl
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -536,3 +540,46 @@ def test_every_senders_invitations_apply_as_catalogued(
             assert start in by_start, (name, start, sorted(by_start))
             wanted = "cancelled" if fixture.status == imip_fixtures.CANCELLED else "confirmed"
             assert by_start[start]["status"] == wanted, (name, start, by_start[start])
+
+
+# --- STARTTLS ---------------------------------------------------------------------------------
+
+
+def test_starttls_with_a_configured_certificate(live_server: LiveServer, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to offer STARTTLS with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = start_inbound(
+        live_server.database_url,
+        tmp_path,
+        extra_env={"CALEDEE_INBOUND_TLS_CERT": str(cert), "CALEDEE_INBOUND_TLS_KEY": str(key)},
+    )
+    try:
+        api = new_api(live_server)
+        calendar = my_calendar(api)
+        address = calendar["inboundEmail"]
+        uid = f"{uuid.uuid4()}@example.net"
+        raw = message(calendar_text("REQUEST", vevent(uid, monday_at(9), rrule=None)), to=address)
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False  # the certificate names localhost; we dial 127.0.0.1
+        with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            client.starttls(context=context)
+            client.ehlo()
+            client.mail(ORGANIZER)
+            assert client.rcpt(address)[0] == 250
+            code, reply = client.data(raw)
+        assert code == 250 and b"created" in reply
+        assert starts(occurrences(api, calendar["id"], pacific_utc(monday_at(9)))) == [
+            pacific_utc(monday_at(9))
+        ]
+    finally:
+        stop_inbound(server)
