@@ -36,7 +36,8 @@ def deliver_to_addresses(
     engine: Engine, settings: Settings, mail: ReceivedMail, addresses: Sequence[str]
 ) -> list[Delivery]:
     deliveries = []
-    read = inbound_mail.read_calendars(mail, settings)  # parsing needs no transaction: before one
+    # Parsing and preparing need no transaction: done before one opens.
+    read = inbound_mail.read_calendars(mail, settings, clock.now())
     for address in dict.fromkeys(a.lower() for a in addresses):
         with db.write_unit(engine) as session:
             calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
@@ -51,7 +52,7 @@ def deliver_to_token(
     engine: Engine, settings: Settings, mail: ReceivedMail, token: str
 ) -> LoggedMessage | None:
     """Apply ``mail`` to the calendar whose inbound URL has ``token``; None when none has."""
-    read = inbound_mail.read_calendars(mail, settings)
+    read = inbound_mail.read_calendars(mail, settings, clock.now())
     with db.write_unit(engine) as session:
         calendar = inbound_mail.calendar_for_token(session, token)
         if calendar is None:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlalchemy import and_, or_, select
@@ -55,6 +56,8 @@ CURSOR_TAG = "inbound"
 MAX_LOGGED_TEXT = 998
 INBOUND_HREF_PREFIX = "inbound-"
 SENT_BY_PROPERTY = "X-CALEDEE-MAIL-FROM"
+# A creation reads no zone (the event's own times are kept); apply_request takes one all the same.
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def receive(
         actions = [Action(None, None, itip.IGNORED, "the message carries no calendar data")]
     else:
         actions = []
-        for read_calendar in read_calendars(mail, settings) if read is None else read:
+        for read_calendar in read_calendars(mail, settings, now) if read is None else read:
             actions.extend(_apply_calendar(session, settings, calendar, mail, read_calendar, now))
         row.method = next((p.method for p in mail.calendars if p.method), None)
     row.uids = list(dict.fromkeys(_clip(a.uid) for a in actions if a.uid))
@@ -209,13 +212,47 @@ class ReadCalendar:
     method: str
     events: tuple[itip.Incoming, ...] = ()
     problems: tuple[Action, ...] = ()
+    # Each event as stored if the calendar does not hold its UID yet (the common case), prepared
+    # (built, indexed) here, so that a new event costs its transaction only the writes.
+    new_objects: Mapping[str, NewObject] = field(default_factory=dict)
 
 
-def read_calendars(mail: ReceivedMail, settings: Settings) -> list[ReadCalendar]:
+@dataclass(frozen=True)
+class NewObject:
+    """A REQUEST or PUBLISH of an event the calendar does not hold: what would be stored, or why it
+    cannot be (raised when it is applied)."""
+
+    applied: itip.Applied | None
+    prepared: objects.PreparedObject | None
+    error: Exception | None = None
+
+
+def read_calendars(mail: ReceivedMail, settings: Settings, now: datetime) -> list[ReadCalendar]:
     """The message's calendars, read (none when the message is not to be applied)."""
     if mail.ignored is not None:
         return []
-    return [_read_calendar(part, settings.max_components_per_object) for part in mail.calendars]
+    read = [_read_calendar(part, settings.max_components_per_object) for part in mail.calendars]
+    limits = objects.WriteLimits.from_settings(settings)
+    sender = (mail.sender or "").strip().lower()
+    return [
+        replace(r, new_objects={e.uid: _new_object(e, sender, limits, now) for e in r.events})
+        if r.method in ("REQUEST", "PUBLISH")
+        else r
+        for r in read
+    ]
+
+
+def _new_object(
+    incoming: itip.Incoming, sender: str, limits: objects.WriteLimits, now: datetime
+) -> NewObject:
+    try:
+        applied = itip.apply_request(None, incoming, UTC_ZONE, now)
+        assert applied.calendar is not None  # a creation always has its object
+        _remember_sender(applied.calendar, sender)
+        text = applied.calendar.to_ical().decode()
+        return NewObject(applied, objects.prepare_parsed(text, applied.calendar, limits, now))
+    except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
+        return NewObject(None, None, exc)
 
 
 def _read_calendar(part: CalendarText, max_components: int) -> ReadCalendar:
@@ -256,7 +293,12 @@ def _apply_calendar(
 ) -> list[Action]:
     if read.problems:
         return list(read.problems)
-    return [_apply_event(session, settings, calendar, mail, read.method, event, now) for event in read.events]
+    return [
+        _apply_event(
+            session, settings, calendar, mail, read.method, event, read.new_objects.get(event.uid), now
+        )
+        for event in read.events
+    ]
 
 
 def _apply_event(
@@ -266,13 +308,14 @@ def _apply_event(
     mail: ReceivedMail,
     method: str,
     incoming: itip.Incoming,
+    new_object: NewObject | None,
     now: datetime,
 ) -> Action:
     recurrence_ids = [str(c["RECURRENCE-ID"].to_ical().decode()) for c in incoming.occurrences]
     recurrence_id = ",".join(recurrence_ids) or None
     try:
         with session.begin_nested():
-            applied = _apply(session, settings, calendar, mail, method, incoming, now)
+            applied = _apply(session, settings, calendar, mail, method, incoming, new_object, now)
     except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
         return Action(incoming.uid, recurrence_id, itip.REJECTED, _reason(exc))
     return Action(incoming.uid, recurrence_id, applied.outcome, applied.reason)
@@ -285,18 +328,26 @@ def _apply(
     mail: ReceivedMail,
     method: str,
     incoming: itip.Incoming,
+    new_object: NewObject | None,
     now: datetime,
 ) -> itip.Applied:
     sender = (mail.sender or "").strip().lower()
     stored = store.object_by_uid(session, calendar.id, incoming.uid)
     existing = ical.parse_calendar(stored.text) if stored is not None else None
+    if method != "REPLY":
+        refusal = _refusal(session, calendar, sender, incoming, existing)
+        if refusal is not None:
+            return itip.Applied(itip.REJECTED, refusal)
+    if existing is None and new_object is not None:
+        if new_object.error is not None:
+            raise new_object.error
+        assert new_object.applied is not None and new_object.prepared is not None
+        _put(session, settings, calendar, None, incoming.uid, new_object.prepared, now)
+        return new_object.applied
     zone = calendar_events.calendar_zone(session, calendar)
     if method == "REPLY":
         applied = itip.apply_reply(existing, incoming, sender, zone, now)
     else:
-        refusal = _refusal(session, calendar, sender, incoming, existing)
-        if refusal is not None:
-            return itip.Applied(itip.REJECTED, refusal)
         if method == "CANCEL":
             applied = itip.apply_cancel(existing, incoming, zone, now)
         else:
@@ -391,6 +442,18 @@ def _write(
     # once more from the text they are written as.
     limits = objects.WriteLimits.from_settings(settings)
     prepared = objects.prepare_parsed(parsed.to_ical().decode(), parsed, limits, now)
+    _put(session, settings, calendar, stored, uid, prepared, now)
+
+
+def _put(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    stored: CalendarObject | None,
+    uid: str,
+    prepared: objects.PreparedObject,
+    now: datetime,
+) -> None:
     if stored is None:
         href = f"{INBOUND_HREF_PREFIX}{event_id_for(uid).removeprefix('ev_')}.ics"
         preconditions = Preconditions(if_none_match=True)
