@@ -28,8 +28,8 @@ __all__ = ["AllowList", "OutboundFailed", "OutboundRefused", "OutboundResponse",
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Refused whatever ``is_global`` says (multicast and 6to4 count as global there), each with the reason
-# a refusal names. Addresses outside these that are not global (documentation, benchmarking, IETF
-# blocks...) are refused as "not a public address".
+# a refusal names (the first network that holds the address gives it). Addresses outside these that
+# are not global either (documentation, benchmarking, IETF blocks...) are "not a public address".
 _REFUSED_NETWORKS: tuple[tuple[str, str], ...] = (
     ("169.254.169.254/32", "cloud metadata"),
     ("fd00:ec2::254/128", "cloud metadata"),
@@ -41,8 +41,8 @@ _REFUSED_NETWORKS: tuple[tuple[str, str], ...] = (
     ("100.64.0.0/10", "shared (CGNAT)"),
     ("169.254.0.0/16", "link-local"),
     ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved"),
     ("255.255.255.255/32", "broadcast"),
+    ("240.0.0.0/4", "reserved"),
     ("::/128", "unspecified"),
     ("::1/128", "loopback"),
     ("::/96", "IPv4-compatible (deprecated)"),
@@ -136,12 +136,20 @@ def _check_address(address: Address, allow: AllowList, host: str) -> None:
         return
     reason = refusal_reason(address)
     if reason is not None:
-        what = "is" if host == str(address) else "resolves to"
+        what = "is" if _is_address(host) else "resolves to"
         raise OutboundRefused(
             f"{host} {what} an address that may not be called ({reason}); "
             "an operator may allow it with outbound_allow (CALEDEE_OUTBOUND_ALLOW)",
             address=str(address),
         )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_url(url: str) -> _Target:
@@ -249,9 +257,10 @@ def _connect(
     last_error: OSError | None = None
     for address, sockaddr in addresses:
         family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        remaining = deadline.remaining()
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.settimeout(deadline.remaining())
+            sock.settimeout(remaining)
             sock.connect(sockaddr)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
