@@ -5,8 +5,11 @@ Every setting is documented in ``docs/configuration.md``; a test checks that the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,35 @@ RATE_LIMIT_STORAGE_SCHEMES = {"memory", "redis", "rediss", "redis+sentinel", "re
 
 class ConfigError(Exception):
     """Bad configuration: the message names the setting and is printed as one line at start."""
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Addresses and networks that outbound HTTP may call although they are not public (outbound_allow).
+
+    It lives here, with the setting it is parsed from, because the kernel imports nothing above it;
+    ``caldee_dav.calendars.outbound_http`` (which uses it) exports it too.
+    """
+
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> AllowList:
+        """``"127.0.0.1,::1,10.0.0.0/8"``: addresses or networks, comma-separated (blanks ignored).
+        ValueError naming the entry for anything else (a host name, a typo)."""
+        networks = []
+        for entry in (part.strip() for part in text.split(",")):
+            if not entry:
+                continue
+            unbracketed = entry[1:-1] if entry.startswith("[") and entry.endswith("]") else entry
+            try:
+                networks.append(ipaddress.ip_network(unbracketed, strict=False))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (such as 10.0.0.0/8)") from None
+        return cls(tuple(networks))
+
+    def allows(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address.version == network.version and address in network for network in self.networks)
 
 
 class Settings(BaseModel):
@@ -142,6 +174,24 @@ class Settings(BaseModel):
         le=3600,
         description="First pause before a message the relay refused is tried again; doubled each time.",
     )
+    outbound_allow: str = Field(
+        "",
+        description="Addresses or networks (comma-separated) outbound HTTP may call although not public.",
+    )
+    outbound_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Seconds one outbound HTTP call (a webhook delivery) may take in all."
+    )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _valid_allow_list(cls, value: str) -> str:
+        AllowList.parse(value)
+        return value
+
+    @cached_property
+    def outbound_allow_list(self) -> AllowList:
+        """outbound_allow, parsed (once per settings object)."""
+        return AllowList.parse(self.outbound_allow)
 
     @field_validator("smtp_security")
     @classmethod
