@@ -67,27 +67,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare_database(url: str) -> str:
-    """A migrated store with one user and calendar; returns the calendar's inbound address."""
+def prepare_database(url: str, calendars: int) -> list[str]:
+    """A migrated store with one user and ``calendars`` calendars; their inbound addresses."""
     engine = db.engine_for(url)
     migrate(engine)
     with db.write_unit(engine) as session:
         user = accounts.create_user(
             session, email="bench@example.com", slug="bench", password="bench-password", timezone="UTC"
         )
-        calendar = accounts.create_calendar(session, user, name="Bench", slug="calendar")
-        address = accounts.inbound_address(calendar, "localhost")
+        addresses = [
+            accounts.inbound_address(
+                accounts.create_calendar(session, user, name=f"Bench {n}", slug=f"calendar-{n}"), "localhost"
+            )
+            for n in range(calendars)
+        ]
     engine.dispose()
     db.engine_for.cache_clear()
-    return address
+    return addresses
 
 
-def the_mix(count: int, address: str, seed: int = 7) -> tuple[list[list[bytes]], Counter[str]]:
-    """``count`` messages in chains (an invitation, then its follow-ups in order) and the outcomes
-    they must give."""
+def the_mix(
+    count: int, addresses: list[str], seed: int = 7
+) -> tuple[list[tuple[str, list[bytes]]], Counter[str]]:
+    """``count`` messages in chains (an invitation, then its follow-ups in order, to one calendar, the
+    calendars taking turns) and the outcomes they must give."""
     rng = random.Random(seed)
     base = imip_fixtures.base_day()
-    chains: list[list[bytes]] = []
+    chains: list[tuple[str, list[bytes]]] = []
     expected: Counter[str] = Counter()
     made = 0
     while made < count:
@@ -98,20 +104,23 @@ def the_mix(count: int, address: str, seed: int = 7) -> tuple[list[list[bytes]],
             chain += FOLLOW_UPS[: rng.randint(0, len(FOLLOW_UPS))]
         chain = chain[: count - made]
         expected.update(outcome for _, outcome in chain)
-        chains.append([imip_fixtures.render(name, to=address, base_day=base, uid=uid) for name, _ in chain])
+        address = addresses[len(chains) % len(addresses)]
+        chains.append(
+            (address, [imip_fixtures.render(name, to=address, base_day=base, uid=uid) for name, _ in chain])
+        )
         made += len(chain)
     return chains, expected
 
 
-def send_all(port: int, address: str, chains: list[list[bytes]], clients: int) -> float:
+def send_all(port: int, chains: list[tuple[str, list[bytes]]], clients: int) -> float:
     """Seconds to send every chain (each in order, on one client's connection)."""
     shares = [chains[n::clients] for n in range(clients)]
     errors: list[str] = []
 
-    def client(share: list[list[bytes]]) -> None:
+    def client(share: list[tuple[str, list[bytes]]]) -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
             smtp.ehlo()
-            for chain in share:
+            for address, chain in share:
                 for raw in chain:
                     smtp.mail("sender@example.net")
                     code, reply = smtp.rcpt(address)
@@ -175,9 +184,9 @@ def logged_outcomes(url: str) -> Counter[str]:
 
 
 def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) -> tuple[float, float]:
-    address = prepare_database(url)
-    chains, expected = the_mix(args.messages, address)
-    sent = sum(len(chain) for chain in chains)
+    addresses = prepare_database(url, args.calendars)
+    chains, expected = the_mix(args.messages, addresses)
+    sent = sum(len(chain) for _, chain in chains)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALEDEE_")}
     env.update({"CALEDEE_DATABASE_URL": url, "CALEDEE_CONFIG": str(workdir / "absent.toml")})
     env["CALEDEE_LOG_LEVEL"] = "warning"
@@ -190,7 +199,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) ->
         workdir / f"{name}.log",
     )
     try:
-        ours = send_all(port, address, chains, args.clients)
+        ours = send_all(port, chains, args.clients)
     finally:
         stop(caledee)
     found = logged_outcomes(url)
@@ -205,7 +214,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) ->
         workdir / f"{name}-sink.log",
     )
     try:
-        baseline = send_all(port, address, chains, args.clients)
+        baseline = send_all(port, chains, args.clients)
     finally:
         stop(sink)
     return sent / ours, sent / baseline
@@ -225,6 +234,7 @@ def main() -> int:
     )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--calendars", type=int, default=1, help="calendars the messages are addressed to")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="inbound server processes")
     parser.add_argument("--postgres", help="also run on this PostgreSQL database (its schema is dropped)")
     args = parser.parse_args()
@@ -233,7 +243,10 @@ def main() -> int:
     if args.postgres:
         reset_postgres(args.postgres)
         backends.append(("PostgreSQL", args.postgres))
-    print(f"{args.messages} messages, {args.clients} SMTP clients at once, {args.workers} server process(es)")
+    print(
+        f"{args.messages} messages to {args.calendars} calendar(s), {args.clients} SMTP clients at once,"
+        f" {args.workers} server process(es)"
+    )
     print(f"{'backend':<12} {'Caledee':>14} {'Sink (baseline)':>17} {'ratio':>7}")
     failed = False
     try:
