@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 import icalendar
 import recurring_ical_events
@@ -20,6 +21,7 @@ FIRST_WINDOW = timedelta(days=7)
 LARGEST_WINDOW = timedelta(days=3650)
 SMALLEST_WINDOW = timedelta(hours=1)
 DENSE_FREQUENCIES = {"SECONDLY", "MINUTELY"}
+Found = TypeVar("Found")
 
 
 def _first_window(calendar: icalendar.Calendar) -> timedelta:
@@ -59,19 +61,38 @@ def iter_vevent_instances(
     narrows its window to 15 minutes wherever it finds instances: 350,000 windows for ten years of a
     daily series."""
     query = recurring_ical_events.of(calendar, components=["VEVENT"])
-    seen: set[tuple[str, object]] = set()
+
+    def window(window_start: datetime, window_end: datetime) -> list[icalendar.cal.Component]:
+        return sorted(query.between(window_start, window_end), key=start_in_utc)
+
+    def key(instance: icalendar.cal.Component) -> tuple[str, object]:
+        return str(instance.get("UID", "")), instance.get("RECURRENCE-ID", instance.get("DTSTART")).dt
+
+    return _in_windows(calendar, start, end, window, key)
+
+
+def _in_windows(
+    calendar: icalendar.Calendar,
+    start: datetime,
+    end: datetime,
+    window_of: Callable[[datetime, datetime], list[Found]],
+    key: Callable[[Found], object],
+) -> Iterator[Found]:
+    """What ``window_of`` finds in [start, end), window after window (see the constants above), each
+    instance once (one overlapping two windows comes back in both)."""
+    seen: set[object] = set()
     window, window_start = _first_window(calendar), start
     while window_start < end:
         try:
             window_end = min(end, window_start + window)
         except OverflowError:
             window_end = end
-        found = sorted(query.between(window_start, window_end), key=start_in_utc)
-        for instance in found:
-            key = (str(instance.get("UID", "")), instance.get("RECURRENCE-ID", instance.get("DTSTART")).dt)
-            if key not in seen:  # an instance overlapping two windows comes back in both
-                seen.add(key)
-                yield instance
+        found = window_of(window_start, window_end)
+        for item in found:
+            item_key = key(item)
+            if item_key not in seen:
+                seen.add(item_key)
+                yield item
         window_start = window_end
         if len(found) < 100:
             window = min(window * 2, LARGEST_WINDOW)
@@ -103,30 +124,18 @@ def iter_instance_spans(
             ends = instance.decoded("DTEND") if "DTEND" in instance else instance.decoded("DTSTART")
             yield InstanceSpan(instance.decoded("DTSTART"), ends, instance)
         return
-    seen: set[object] = set()
-    window, window_start = _first_window(calendar), start
-    while window_start < end:
-        try:
-            window_end = min(end, window_start + window)
-        except OverflowError:
-            window_end = end
-        found = sorted(
-            occurrences_between(query.to_datetime(window_start), query.to_datetime(window_end)),
-            key=lambda occurrence: as_utc(occurrence.start),
-        )
-        for occurrence in found:
-            component = occurrence._adapter._component
-            recurrence_id = component.get("RECURRENCE-ID")
-            # The key of iter_vevent_instances: an instance's RECURRENCE-ID is its original start.
-            key = (str(component.get("UID", "")), recurrence_id.dt if recurrence_id else occurrence.start)
-            if key not in seen:  # an instance overlapping two windows comes back in both
-                seen.add(key)
-                yield InstanceSpan(occurrence.start, occurrence.end, component)
-        window_start = window_end
-        if len(found) < 100:
-            window = min(window * 2, LARGEST_WINDOW)
-        elif len(found) > 1000:
-            window = max(window / 4, SMALLEST_WINDOW)
+
+    def window(window_start: datetime, window_end: datetime) -> list[Any]:
+        found = occurrences_between(query.to_datetime(window_start), query.to_datetime(window_end))
+        return sorted(found, key=lambda occurrence: as_utc(occurrence.start))
+
+    def key(occurrence: Any) -> tuple[str, object]:
+        # The key of iter_vevent_instances: an instance's RECURRENCE-ID is its original start.
+        recurrence_id = occurrence._adapter._component.get("RECURRENCE-ID")
+        return occurrence.uid, recurrence_id.dt if recurrence_id else occurrence.start
+
+    for occurrence in _in_windows(calendar, start, end, window, key):
+        yield InstanceSpan(occurrence.start, occurrence.end, occurrence._adapter._component)
 
 
 def first_instance_from(calendar: icalendar.Calendar, start: datetime) -> icalendar.cal.Component | None:
