@@ -350,6 +350,11 @@ def test_counter_proposals_auto_replies_and_plain_mail_change_nothing(
     plain.set_content("No calendar here.")
     assert "ignored" in send(inbound, wire(plain), address)[1]
     assert occurrences(api, calendar["id"], pacific_utc(first)) == []
+    # The log keeps the proposal (its time in UTC) and why each message changed nothing.
+    entries = api.get(f"/calendars/{calendar['id']}/inbound-messages").json()["data"]
+    reasons = [e["reason"] for e in reversed(entries)]
+    assert "proposal" in reasons[0] and pacific_utc(first).strftime("%Y-%m-%dT%H:%M:%SZ") in reasons[0]
+    assert "Auto-Submitted: auto-replied" in reasons[1] and "no calendar data" in reasons[2]
 
 
 # --- replies to bookings ----------------------------------------------------------------------

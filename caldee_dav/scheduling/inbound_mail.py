@@ -40,6 +40,7 @@ from caldee_dav.calendars.objects import Preconditions
 from caldee_dav.config import Settings
 from caldee_dav.errors import CaledeeError, InvalidInput, Problem
 from caldee_dav.ical import itip
+from caldee_dav.ical.parse import as_utc
 from caldee_dav.models import Booking, CalendarObject, Collection, InboundMessage, event_id_for
 from caldee_dav.scheduling import booking_calendar, bookings, calendar_edits, calendar_events, cursors
 
@@ -275,12 +276,24 @@ def _read_calendar(part: CalendarText, max_components: int) -> ReadCalendar:
             method, problems=(Action(None, None, itip.IGNORED, "the calendar holds no event"),)
         )
     if method not in itip.APPLIED_METHODS:
-        what = "a counter-proposal, recorded, not applied" if method == "COUNTER" else "not applied"
-        return ReadCalendar(
-            method,
-            problems=tuple(Action(i.uid, None, itip.IGNORED, f"METHOD:{method}: {what}") for i in incoming),
-        )
+        ignored = tuple(Action(i.uid, None, itip.IGNORED, _not_applied(method, i)) for i in incoming)
+        return ReadCalendar(method, problems=ignored)
     return ReadCalendar(method, incoming)
+
+
+def _not_applied(method: str, incoming: itip.Incoming) -> str:
+    """Why a message of ``method`` changes nothing; a COUNTER's proposal is kept in the log."""
+    if method != "COUNTER":
+        return f"METHOD:{method}: not applied"
+    proposals = []
+    for component in incoming.components:
+        try:
+            start = as_utc(component.decoded("DTSTART")).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (KeyError, ValueError, TypeError, OverflowError):
+            start = "no valid DTSTART"
+        comment = f" ({component['COMMENT']})" if "COMMENT" in component else ""
+        proposals.append(f"start {start}{comment}")
+    return f"METHOD:COUNTER: a proposal, recorded, not applied: {'; '.join(proposals)}"
 
 
 def _apply_calendar(
