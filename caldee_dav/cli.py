@@ -162,7 +162,7 @@ def cmd_inbound(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """The background worker: delivers webhooks and fires time-based events until SIGINT or SIGTERM.
+    """The background worker: delivers webhooks until SIGINT or SIGTERM.
     Any number may run beside the servers (their claims never overlap)."""
     from api.webhook_payloads import install  # the REST edge's renderers of webhook data
 
@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     inbound.set_defaults(handler=cmd_inbound)
 
     worker = commands.add_parser(
-        "worker", help="run the background worker (webhook deliveries, event start/end, reminders)"
+        "worker", help="run the background worker (webhook deliveries)"
     )
     worker.set_defaults(handler=cmd_worker)
 

@@ -214,15 +214,9 @@ class Settings(BaseModel):
         le=3600,
         description="How long a claimed webhook delivery is held before another process may retry it.",
     )
-    webhook_scan_interval_seconds: float = Field(
-        30,
-        gt=0,
-        le=300,
-        description="How often event.starting/event.ending and booking reminders are looked for.",
-    )
     background_in_server: bool = Field(
         True,
-        description="Run the webhook dispatcher and time-based scanner in each `caledee serve` process.",
+        description="Run the webhook dispatcher in each `caledee serve` process (else: `caledee worker`).",
     )
 
     @field_validator("smtp_security")

@@ -7,17 +7,21 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from caldee_dav import clock
+from caldee_dav.models import event_id_for
 from tests import dates
-from tests.conftest import ROOT, LiveServer, free_port, start_server, stop_server
+from tests import test_inbound_smtp as inbound_tests
+from tests.conftest import ROOT, LiveServer, free_port, start_inbound, start_server, stop_inbound, stop_server
 from tests.scheduling_fixtures import Api, iso, make_event_type, make_schedule, new_api
 
 T = TypeVar("T")
@@ -332,3 +336,67 @@ def test_rotation_signs_with_both_secrets(server: LiveServer, receiver: Receiver
     assert len(hit.headers["webhook-signature"].split()) == 2
     for secret in (hook["secret"], rotated["secret"]):
         assert verify_webhook(secret, hit.headers, hit.body, now=now_seconds())
+
+
+# --- calendar events ----------------------------------------------------------------------------
+
+EVENT_TRIGGERS = ["event.created", "event.updated", "event.deleted", "event.responded", "invite.received"]
+
+
+def test_a_caldav_put_and_delete_produce_event_deliveries(server: LiveServer, receiver: Receiver) -> None:
+    api = new_api(server)
+    subscribe(api, receiver.url, EVENT_TRIGGERS)
+    uid = f"{uuid.uuid4()}@example.org"
+    start = dates.at(DAY, 15).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Test//EN",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            f"DTSTAMP:{start}",
+            f"DTSTART:{start}",
+            "DURATION:PT30M",
+            "SUMMARY:Dentist",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    calendar = api.calendar()
+    stored = calendar.save_event(ics)
+    created = wait_for(lambda: receiver.of_type("event.created"), "event.created")[0]
+    event_id = event_id_for(uid)
+    calendar_id = created.json["data"]["calendarId"]
+    assert created.json["data"]["id"] == event_id and created.json["data"]["title"] == "Dentist"
+    assert created.json["data"] == api.get(f"/calendars/{calendar_id}/events/{event_id}").json()
+
+    stored.delete()
+    deleted = wait_for(lambda: receiver.of_type("event.deleted"), "event.deleted")[0]
+    assert deleted.json["data"] == {"id": event_id, "calendarId": calendar_id, "deleted": True}
+
+
+def test_an_invitation_by_mail_produces_invite_received_and_event_created(
+    server: LiveServer, receiver: Receiver, tmp_path: Path
+) -> None:
+    api = new_api(server)
+    subscribe(api, receiver.url, EVENT_TRIGGERS)
+    calendar = next(c for c in api.get("/calendars").json()["data"] if c["slug"] == "calendar")
+    mail = start_inbound(server.database_url, tmp_path)
+    try:
+        uid = f"{uuid.uuid4()}@example.net"
+        start = dates.at(DAY, 16)
+        ics = inbound_tests.calendar_text(
+            "REQUEST",
+            inbound_tests.vevent(uid, start, tzid="UTC", attendees=(calendar["inboundEmail"],), rrule=None),
+        )
+        raw = inbound_tests.message(ics, to=calendar["inboundEmail"], method="REQUEST")
+        code, _ = inbound_tests.send(mail, raw, calendar["inboundEmail"])
+        assert code == 250
+    finally:
+        stop_inbound(mail)
+    invite = wait_for(lambda: receiver.of_type("invite.received"), "invite.received")[0]
+    assert invite.json["data"]["outcome"] == "created" and invite.json["data"]["uids"] == [uid]
+    created = wait_for(lambda: receiver.of_type("event.created"), "event.created")[0]
+    assert created.json["data"]["id"] == event_id_for(uid)
