@@ -21,6 +21,7 @@ from api import leads as leads_api
 from api import public as public_api
 from api import schedules as schedules_api
 from api import teams as teams_api
+from api import webhooks as webhooks_api
 from api.context import EXTENSION, Caledee
 from caldee_dav import db
 from caldee_dav.calendars.request_limits import RequestLimits
@@ -44,6 +45,7 @@ API_BLUEPRINTS = [
     contacts_api.bp,
     contract_api.bp,
     api_keys_api.bp,
+    webhooks_api.bp,
     docs_api.bp,
 ]
 

@@ -39,6 +39,7 @@ from api.schemas import (
     profile,
     schedules,
     teams,
+    webhooks,
 )
 from api.schemas.common import RequestModel
 
@@ -110,6 +111,11 @@ MODELS: list[type[BaseModel]] = [
     api_keys.ApiKeyIn,
     api_keys.ApiKeyOut,
     api_keys.ApiKeyCreatedOut,
+    webhooks.WebhookIn,
+    webhooks.WebhookUpdateIn,
+    webhooks.WebhookOut,
+    webhooks.WebhookWithSecretOut,
+    webhooks.WebhookDeliveryOut,
 ]
 COMPONENT_NAMES = {"CalendarUpdateIn": "CalendarUpdate", "AttendeeOut": "EventAttendee"}
 # Generated keys of a schema that say nothing to a reader ("title": "Createdat").

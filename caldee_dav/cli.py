@@ -1,4 +1,4 @@
-"""The ``caledee`` command: init, serve, user, token and calendar management."""
+"""The ``caledee`` command: init, serve, inbound, worker, user, token and calendar management."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import errno
 import getpass
 import secrets
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -15,7 +17,7 @@ from caldee_dav import clock, db
 from caldee_dav.calendars import accounts, feed_tokens, throttle
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
-from caldee_dav.scheduling import mail_delivery
+from caldee_dav.scheduling import mail_delivery, webhook_delivery
 from caldee_dav.schema import migrate
 
 DEMO_EMAIL = "demo@example.com"
@@ -144,7 +146,10 @@ def cmd_inbound(args: argparse.Namespace) -> int:
         )
     _engine(settings).dispose()  # migrated; each worker opens its own
     db.engine_for.cache_clear()
+    from api.webhook_payloads import install  # webhook events of mail (invite.received, event.*)
     from inbound.smtp import serve
+
+    install()
 
     address = f"{settings.inbound_host}:{settings.inbound_port}"
     print(
@@ -153,6 +158,28 @@ def cmd_inbound(args: argparse.Namespace) -> int:
         flush=True,
     )
     serve(settings, settings.inbound_workers)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The background worker: delivers webhooks until SIGINT or SIGTERM.
+    Any number may run beside the servers (their claims never overlap)."""
+    from api.webhook_payloads import install  # the REST edge's renderers of webhook data
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    install()
+    stopping = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stopping.set())
+    dispatcher = webhook_delivery.WebhookDispatcher(engine, settings)
+    dispatcher.start()
+    print("Caledee worker: delivering webhooks", flush=True)
+    try:
+        while not stopping.wait(1.0):  # bounded waits: the signal handler runs between them
+            pass
+    finally:
+        dispatcher.stop()
     return 0
 
 
@@ -345,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     inbound.add_argument("--port", dest="inbound_port", type=int, help="default inbound_port (2525)")
     inbound.add_argument("--workers", dest="inbound_workers", type=int, help="default inbound_workers (1)")
     inbound.set_defaults(handler=cmd_inbound)
+
+    worker = commands.add_parser(
+        "worker", help="run the background worker (webhook deliveries)"
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     user_create = user.add_parser("create", help="create a user")

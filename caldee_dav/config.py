@@ -193,6 +193,32 @@ class Settings(BaseModel):
         """outbound_allow, parsed (once per settings object)."""
         return AllowList.parse(self.outbound_allow)
 
+    webhook_retry_hours: int = Field(
+        24, ge=1, le=720, description="How long a failing webhook delivery is retried before it is given up."
+    )
+    webhook_retry_base_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="First pause before a failed webhook delivery is tried again; doubled each time.",
+    )
+    webhook_disable_after_hours: float = Field(
+        24,
+        gt=0,
+        le=720,
+        description="A webhook whose deliveries have failed this long without a success is disabled.",
+    )
+    webhook_lease_seconds: float = Field(
+        60,
+        gt=0,
+        le=3600,
+        description="How long a claimed webhook delivery is held before another process may retry it.",
+    )
+    background_in_server: bool = Field(
+        True,
+        description="Run the webhook dispatcher in each `caledee serve` process (else: `caledee worker`).",
+    )
+
     @field_validator("smtp_security")
     @classmethod
     def _known_security(cls, value: str) -> str:

@@ -316,6 +316,9 @@ class EventType(Base):
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     requires_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
     questions: Mapped[list[Any]] = mapped_column(default=list)
+    # Minutes before a booking's start at which its invitee and guests get a reminder mail; None: the
+    # default (``mail_out.DEFAULT_REMINDER_MINUTES``), [] none.
+    reminder_minutes: Mapped[list[Any] | None] = mapped_column(JSON)
     schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     booking_collection_id: Mapped[int | None] = mapped_column(
         ForeignKey("collections.id", ondelete="SET NULL")
@@ -525,3 +528,83 @@ class OutboundMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Webhook(Base):
+    """An owner's subscription: signed JSON POSTs to ``url`` for the event types in ``triggers``.
+
+    ``secret`` (``whsec_`` + base64 of 24 random bytes, Standard Webhooks style) is kept as it is: a
+    signature needs it. For a day after a rotation deliveries are signed with ``previous_secret`` too.
+    ``failing_since``: the first failure since the last success; past the disabling period the webhook
+    is made inactive and ``disabled_reason`` says why."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_owner_active", "owner_id", "active"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("wh"))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    triggers: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column()
+    failing_since: Mapped[datetime | None] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class WebhookEvent(Base):
+    """One thing that happened, as every subscribed webhook receives it: ``payload`` is the whole body
+    (``{id, type, createdAt, data}``), ``id`` its ``webhook-id``. Written in the transaction of the change.
+    ``dedupe_key`` (unique) makes a second emit of the same time-based event by another process a no-op."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("msg"))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    resource_key: Mapped[str] = mapped_column(String(400))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dedupe_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook. ``status``: pending | succeeded | failed (no retry, or gave up).
+    ``next_attempt_at`` is also the lease of a claimed delivery."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+        Index("ix_webhook_deliveries_resource", "webhook_id", "resource_key", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("whd"))
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    resource_key: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class BookingReminderSent(Base):
+    """A reminder mail queued for a booking ``minutes_before`` its start at ``start_at``: at most once,
+    whichever process found it due first (the primary key); a rescheduled booking is reminded again."""
+
+    __tablename__ = "booking_reminders_sent"
+
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    minutes_before: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_at: Mapped[datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

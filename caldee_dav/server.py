@@ -12,13 +12,14 @@ from gunicorn.app.base import BaseApplication
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import create_app
+from api import create_app, webhook_payloads
 from api.worker import JsonErrorWorker
 from caldee_dav import clock, db
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
 from caldee_dav.scheduling.mail_delivery import MailSender
+from caldee_dav.scheduling.webhook_delivery import WebhookDispatcher
 
 
 def wsgi_app(settings: Settings) -> Flask:
@@ -34,7 +35,18 @@ def wsgi_app(settings: Settings) -> Flask:
         # X-Forwarded-For; only when configured, since any client can send that header.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     _start_mail_sender(settings)
+    webhook_payloads.install()
+    if settings.background_in_server:
+        _start_background(settings)
     return app
+
+
+def _start_background(settings: Settings) -> None:
+    """This worker's webhook dispatcher (claims never overlap between processes), stopped when the
+    worker exits."""
+    dispatcher = WebhookDispatcher(db.engine_for(settings.database_url), settings)
+    dispatcher.start()
+    atexit.register(dispatcher.stop)
 
 
 def _start_mail_sender(settings: Settings) -> MailSender:

@@ -47,6 +47,8 @@ ALL_SCOPES = (
     "read:calendars",
     "write:calendars",
     "manage:api-keys",
+    "read:webhooks",
+    "write:webhooks",
     "caldav",  # CalDAV login with the token as an app password
 )
 

@@ -27,7 +27,15 @@ from caldee_dav import db
 from caldee_dav.config import Settings
 from caldee_dav.errors import Conflict, FieldPath, InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, BookingHost, EventType, User, new_id
-from caldee_dav.scheduling import booking_calendar, booking_list, event_types, leads, mail_out, offers
+from caldee_dav.scheduling import (
+    booking_calendar,
+    booking_list,
+    event_types,
+    leads,
+    mail_out,
+    offers,
+    webhook_events,
+)
 from caldee_dav.scheduling.answers import validate_answers
 from caldee_dav.scheduling.busy import BLOCKING_STATUSES
 from caldee_dav.scheduling.mail_out import BookingChange
@@ -38,6 +46,13 @@ ACTIVE, PENDING, CANCELED, DECLINED = "active", "pending", "canceled", "declined
 ENDED_STATUSES = (CANCELED, DECLINED)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 320  # the invitee's and guests' columns
+# The webhook event of each change (booking.created, or booking.requested when pending, at creation).
+WEBHOOK_TYPE = {
+    BookingChange.CONFIRMED: "booking.confirmed",
+    BookingChange.RESCHEDULED: "booking.rescheduled",
+    BookingChange.CANCELED: "booking.cancelled",
+    BookingChange.DECLINED: "booking.rejected",
+}
 
 
 @dataclass(frozen=True)
@@ -232,7 +247,13 @@ def book_event_type(
     leads.record_booking(session, booking, now)
     booking_calendar.write_new(session, settings, booking, event_type, now)
     mail_out.queue_booking_mail(session, settings, booking, BookingChange.CREATED, now)
+    created = "booking.requested" if booking.status == PENDING else "booking.created"
+    _emit(session, booking, created, now)
     return booking
+
+
+def _emit(session: Session, booking: Booking, type_: str, now: datetime) -> None:
+    webhook_events.emit(session, booking.owner_id, type_, (webhook_events.BOOKING, booking.id), now)
 
 
 def _changed(
@@ -250,6 +271,7 @@ def _changed(
     session.flush()
     booking_calendar.write_update(session, settings, booking, event_type_of(session, booking), now)
     mail_out.queue_booking_mail(session, settings, booking, change, now, previous_start=previous_start)
+    _emit(session, booking, WEBHOOK_TYPE[change], now)
     return booking
 
 
@@ -354,4 +376,5 @@ def set_no_show(session: Session, owner_id: str, booking_id: str, no_show: bool,
         )
     if booking.no_show != no_show:
         booking.no_show, booking.updated_at = no_show, now
+        _emit(session, booking, "booking.no_show", now)
     return booking

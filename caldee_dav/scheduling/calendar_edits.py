@@ -37,7 +37,7 @@ from caldee_dav.calendars.objects import Preconditions, PreparedObject, WriteRes
 from caldee_dav.config import Settings
 from caldee_dav.errors import CaledeeError, Conflict, FieldPath, Forbidden, InvalidInput, Text, render
 from caldee_dav.models import Booking, Collection, User
-from caldee_dav.scheduling import booking_calendar, bookings, busy
+from caldee_dav.scheduling import booking_calendar, bookings, busy, webhook_events
 from caldee_dav.scheduling.availability import Interval
 
 DELETED_REASON = "The event was deleted from the host's calendar."
@@ -87,7 +87,9 @@ def put_from_client(
     """``objects.put_object``, and the booking the object is (if any) following it."""
     booking = _followed_booking(session, collection, prepared.uid)
     if booking is None:
-        return objects.put_object(session, collection, href, prepared, preconditions)
+        written = objects.put_object(session, collection, href, prepared, preconditions)
+        _emit_written(session, collection, written, now)
+        return written
     host = _owner(session, collection)
     change = _requested_change(booking, prepared, ZoneInfo(host.timezone))
     if change is None:
@@ -117,10 +119,34 @@ def delete_from_client(
     existing = store.get_object(session, collection.id, href)
     if existing is not None:
         lock_booking(session, existing.uid)
+        gone = (existing.uid, existing.event_id, existing.component)
     objects.delete_object(session, collection, href, preconditions)
     booking = _followed_booking(session, collection, existing.uid) if existing is not None else None
     if booking is not None:
         _cancel(session, settings, booking, _owner(session, collection), DELETED_REASON, now)
+    elif existing is not None and _is_plain_event(collection, gone[0], gone[2]):
+        resource = webhook_events.deleted_event_resource(collection.public_id, gone[1])
+        webhook_events.emit(session, collection.owner_id or "", "event.deleted", resource, now)
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+
+def _is_plain_event(collection: Collection, uid: str, component: str | None) -> bool:
+    """An event of a user's calendar that is not a booking's (a booking's changes are booking.*)."""
+    return (
+        collection.owner_id is not None
+        and component == "VEVENT"
+        and booking_calendar.booking_id_of(uid) is None
+    )
+
+
+def _emit_written(session: Session, collection: Collection, written: WriteResult, now: datetime) -> None:
+    if not _is_plain_event(collection, written.obj.uid, written.obj.component):
+        return
+    type_ = "event.created" if written.created else "event.updated"
+    resource = webhook_events.event_resource(collection.public_id, written.obj.event_id)
+    webhook_events.emit(session, collection.owner_id or "", type_, resource, now)
 
 
 def delete_calendar_from_client(

@@ -37,7 +37,7 @@ from caldee_dav.errors import Conflict, InvalidInput, NotFound, PreconditionFail
 from caldee_dav.ical import events as ev
 from caldee_dav.ical.events import UNCHANGED, EventData, EventEdit, Person
 from caldee_dav.models import CalendarObject, Collection, event_id_for
-from caldee_dav.scheduling import booking_calendar, calendar_edits, cursors, mail_out
+from caldee_dav.scheduling import booking_calendar, calendar_edits, cursors, mail_out, webhook_events
 from caldee_dav.scheduling.bookings import EMAIL_PATTERN
 from caldee_dav.scheduling.editing import UNSET, Unset
 from caldee_dav.zones import zone_named
@@ -653,6 +653,8 @@ def respond(
             f"You are not invited to this event: none of its attendees is {' or '.join(addresses)}."
         ) from exc
     view = _stored_view(session, settings, loaded, now)
+    resource = webhook_events.event_resource(view.calendar_id, view.id)
+    webhook_events.emit(session, owner_id, "event.responded", resource, now)
     if owner is not None:  # the organizer learns the answer by iMIP REPLY (none when the owner organizes)
         text = ev.to_text(loaded.parsed)
         mail_out.queue_reply(session, settings, owner, text, loaded.ref.key, addresses, loaded.zone, now)

@@ -42,7 +42,14 @@ from caldee_dav.errors import CaledeeError, InvalidInput, Problem
 from caldee_dav.ical import itip
 from caldee_dav.ical.parse import as_utc
 from caldee_dav.models import Booking, CalendarObject, Collection, InboundMessage, event_id_for
-from caldee_dav.scheduling import booking_calendar, bookings, calendar_edits, calendar_events, cursors
+from caldee_dav.scheduling import (
+    booking_calendar,
+    bookings,
+    calendar_edits,
+    calendar_events,
+    cursors,
+    webhook_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +193,9 @@ def receive(
     row.reason = _clip("; ".join(a.reason for a in actions if a.reason), 4000) or None
     row.actions = [a.as_json() for a in actions]
     session.flush()
+    if mail.ignored is None and mail.calendars and calendar.owner_id is not None:
+        resource = (webhook_events.INBOUND_MESSAGE, row.id)
+        webhook_events.emit(session, calendar.owner_id, "invite.received", resource, now)
     log.info(
         "inbound %s to %s from %s: %s (%s)",
         mail.message_id,
@@ -373,6 +383,9 @@ def _apply(
         ):
             return applied
         _write(session, settings, calendar, stored, incoming.uid, applied.calendar, now)
+        if method == "REPLY" and calendar.owner_id is not None:  # an attendee answered the owner's event
+            resource = webhook_events.event_resource(calendar.public_id, event_id_for(incoming.uid))
+            webhook_events.emit(session, calendar.owner_id, "event.responded", resource, now)
     return applied
 
 

@@ -28,7 +28,7 @@ from caldee_dav import db
 from caldee_dav.calendars.accounts import EMAIL_PATTERN
 from caldee_dav.errors import InvalidInput, NotFound, Problem
 from caldee_dav.models import Booking, EventType, Lead, User, new_id
-from caldee_dav.scheduling import cursors
+from caldee_dav.scheduling import cursors, webhook_events
 from caldee_dav.scheduling.answers import validate_answers
 from caldee_dav.zones import zone_named
 
@@ -110,6 +110,8 @@ def capture_lead(
     timezone = given.timezone or host.timezone
     created = _insert_if_new(session, event_type, email, name, timezone, answers, now)
     lead = _locked_lead(session, event_type.id, email.lower())
+    if created:
+        webhook_events.emit(session, lead.owner_id, "lead.created", (webhook_events.LEAD, lead.id), now)
     if not created:
         lead.email = email
         lead.name = name or lead.name
