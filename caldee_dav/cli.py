@@ -17,7 +17,7 @@ from caldee_dav import clock, db
 from caldee_dav.calendars import accounts, feed_tokens, throttle
 from caldee_dav.config import ConfigError, Settings, load_settings
 from caldee_dav.errors import CaledeeError
-from caldee_dav.scheduling import mail_delivery, webhook_delivery
+from caldee_dav.scheduling import mail_delivery, time_events, webhook_delivery
 from caldee_dav.schema import migrate
 
 DEMO_EMAIL = "demo@example.com"
@@ -162,7 +162,8 @@ def cmd_inbound(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """The background worker: delivers webhooks until SIGINT or SIGTERM.
+    """The background worker: delivers webhooks, fires time-based events and booking reminders until
+    SIGINT or SIGTERM.
     Any number may run beside the servers (their claims never overlap)."""
     from api.webhook_payloads import install  # the REST edge's renderers of webhook data
 
@@ -174,11 +175,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         signal.signal(number, lambda *_: stopping.set())
     dispatcher = webhook_delivery.WebhookDispatcher(engine, settings)
     dispatcher.start()
-    print("Caledee worker: delivering webhooks", flush=True)
+    scanner = time_events.TimeEventScanner(engine, settings)
+    scanner.start()
+    print("Caledee worker: delivering webhooks, firing time-based events and reminders", flush=True)
     try:
         while not stopping.wait(1.0):  # bounded waits: the signal handler runs between them
             pass
     finally:
+        scanner.stop()
         dispatcher.stop()
     return 0
 
@@ -374,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     inbound.set_defaults(handler=cmd_inbound)
 
     worker = commands.add_parser(
-        "worker", help="run the background worker (webhook deliveries)"
+        "worker", help="run the background worker (webhook deliveries, time-based events, reminders)"
     )
     worker.set_defaults(handler=cmd_worker)
 

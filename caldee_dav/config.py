@@ -216,7 +216,14 @@ class Settings(BaseModel):
     )
     background_in_server: bool = Field(
         True,
-        description="Run the webhook dispatcher in each `caledee serve` process (else: `caledee worker`).",
+        description="Run the webhook dispatcher and the time-event scanner in each `caledee serve` process"
+        " (else: `caledee worker`).",
+    )
+    time_events_interval_seconds: float = Field(
+        20,
+        gt=0,
+        le=60,
+        description="Seconds between scans for event.starting/event.ending webhooks and booking reminders.",
     )
 
     @field_validator("smtp_security")

@@ -19,6 +19,7 @@ from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
 from caldee_dav.scheduling.mail_delivery import MailSender
+from caldee_dav.scheduling.time_events import TimeEventScanner
 from caldee_dav.scheduling.webhook_delivery import WebhookDispatcher
 
 
@@ -42,11 +43,15 @@ def wsgi_app(settings: Settings) -> Flask:
 
 
 def _start_background(settings: Settings) -> None:
-    """This worker's webhook dispatcher (claims never overlap between processes), stopped when the
-    worker exits."""
-    dispatcher = WebhookDispatcher(db.engine_for(settings.database_url), settings)
+    """This worker's webhook dispatcher (claims never overlap between processes) and time-event scanner
+    (each event and reminder fires once, whichever process finds it), stopped when the worker exits."""
+    engine = db.engine_for(settings.database_url)
+    dispatcher = WebhookDispatcher(engine, settings)
     dispatcher.start()
     atexit.register(dispatcher.stop)
+    scanner = TimeEventScanner(engine, settings)
+    scanner.start()
+    atexit.register(scanner.stop)
 
 
 def _start_mail_sender(settings: Settings) -> MailSender:

@@ -85,6 +85,7 @@ def test_create_with_defaults(live_server: LiveServer, account: Account) -> None
         "bookingWindowDays": None,
         "maxBookingsPerDay": None,
         "slotIntervalMin": None,
+        "reminderMinutes": [1440, 60],
         "location": None,
         "requiresConfirmation": False,
         "questions": [],

@@ -8,6 +8,7 @@ from pydantic import StrictBool, StrictInt, StrictStr
 
 from api.schemas.common import RequestModel, ResponseModel, UtcDateTime
 from caldee_dav.models import EventType, User
+from caldee_dav.scheduling.event_type_fields import reminder_minutes_of
 from caldee_dav.scheduling.event_types import EventTypeChanges, EventTypeView
 
 Kind = Literal["one_on_one", "round_robin", "collective"]
@@ -42,6 +43,7 @@ class EventTypeIn(RequestModel):
     booking_window_days: StrictInt | None = None
     max_bookings_per_day: StrictInt | None = None
     slot_interval_min: StrictInt | None = None
+    reminder_minutes: list[StrictInt] | None = None  # null: the default, a day and an hour before
     color: StrictStr | None = None
     active: StrictBool | None = None
     secret: StrictBool | None = None
@@ -112,6 +114,7 @@ class EventTypeOut(ResponseModel):
     booking_window_days: int | None
     max_bookings_per_day: int | None
     slot_interval_min: int | None
+    reminder_minutes: list[int]  # the reminders sent: the default ones when none were set
     location: LocationOut | None
     requires_confirmation: bool
     questions: list[QuestionOut]
@@ -144,6 +147,7 @@ class EventTypeOut(ResponseModel):
             booking_window_days=et.booking_window_days,
             max_bookings_per_day=et.max_bookings_per_day,
             slot_interval_min=et.slot_interval_min,
+            reminder_minutes=reminder_minutes_of(et.reminder_minutes),
             location=LocationOut(**et.location) if et.location else None,
             requires_confirmation=et.requires_confirmation,
             questions=[QuestionOut(**question) for question in et.questions or []],

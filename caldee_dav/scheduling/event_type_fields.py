@@ -32,6 +32,10 @@ MAX_OPTIONS = 100
 MAX_LABEL_LENGTH = 500
 MAX_LOCATION_VALUE_LENGTH = 1000
 MAX_SLUG_LENGTH = 100
+# Reminder mails: minutes before a booking's start (None on the row: DEFAULT_REMINDER_MINUTES).
+DEFAULT_REMINDER_MINUTES = (1440, 60)
+MAX_REMINDERS = 5
+MAX_REMINDER_MINUTES = 30 * 1440
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,99})$")
 COLOR_PATTERN = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
@@ -93,6 +97,34 @@ def normalize_durations(problems: Problems, value: Any) -> list[int]:
         else:
             seen.add(minutes)
     return sorted(seen)
+
+
+def normalize_reminders(problems: Problems, value: Any) -> list[int] | None:
+    """Distinct minutes before the start, 0..30 days, largest first; None: the default (a day and an
+    hour before); an empty list: no reminders."""
+    if value is None:
+        return None
+    if not _is_list(value):
+        problems.add(["reminder_minutes"], "must be a list of minutes or null", "invalid")
+        return None
+    if len(value) > MAX_REMINDERS:
+        problems.add(["reminder_minutes"], f"must list at most {MAX_REMINDERS} reminders", "too_many")
+        return None
+    seen: set[int] = set()
+    for index, minutes in enumerate(value):
+        if not _is_int(minutes) or not 0 <= minutes <= MAX_REMINDER_MINUTES:
+            message = f"must be whole minutes from 0 to {MAX_REMINDER_MINUTES}"
+            problems.add(["reminder_minutes", index], message, "range")
+        elif minutes in seen:
+            problems.add(["reminder_minutes", index], f"{minutes} is listed twice", "duplicate")
+        else:
+            seen.add(minutes)
+    return sorted(seen, reverse=True)
+
+
+def reminder_minutes_of(stored: Any) -> list[int]:
+    """The reminders an event type's row asks for (its column, or the default when null)."""
+    return list(DEFAULT_REMINDER_MINUTES if stored is None else stored)
 
 
 def normalize_location(problems: Problems, value: Any) -> dict[str, Any] | None:
@@ -235,6 +267,8 @@ def check_fields(given: dict[str, Any], creating: bool, problems: Problems) -> d
             problems.add(["color"], 'must be a hex color such as "#0069ff"', "invalid_color")
         else:
             values["color"] = color.lower()
+    if "reminder_minutes" in given:
+        values["reminder_minutes"] = normalize_reminders(problems, given["reminder_minutes"])
     if "location" in given:
         values["location"] = normalize_location(problems, given["location"])
     if "questions" in given:

@@ -58,6 +58,7 @@ class EventTypeChanges:
     booking_window_days: Any = UNSET
     max_bookings_per_day: Any = UNSET
     slot_interval_min: Any = UNSET
+    reminder_minutes: Any = UNSET
     color: Any = UNSET
     active: Any = UNSET
     secret: Any = UNSET

@@ -62,6 +62,9 @@ class BookingChange(StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELED = "canceled"
     DECLINED = "declined"
+    # Not a change: the booking is near (``time_events``). A REQUEST of the event as it is, same SEQUENCE:
+    # calendar clients show it as the invitation again, with nothing to update.
+    REMINDER = "reminder"
 
 
 # ``OutboundMail.kind`` of each change.
@@ -71,6 +74,7 @@ KIND = {
     BookingChange.RESCHEDULED: "update",
     BookingChange.CANCELED: "cancellation",
     BookingChange.DECLINED: "cancellation",
+    BookingChange.REMINDER: "reminder",
 }
 SUBJECT_WORD = {
     BookingChange.CREATED: "Booked",
@@ -78,6 +82,7 @@ SUBJECT_WORD = {
     BookingChange.RESCHEDULED: "Moved",
     BookingChange.CANCELED: "Cancelled",
     BookingChange.DECLINED: "Declined",
+    BookingChange.REMINDER: "Reminder",
 }
 REPLY_WORD = {"ACCEPTED": "Accepted", "DECLINED": "Declined", "TENTATIVE": "Tentative"}
 REPLY_VERB = {
@@ -112,10 +117,12 @@ def queue_booking_mail(
     now: datetime,
     *,
     previous_start: datetime | None = None,
+    minutes_before: int | None = None,
 ) -> OutboundMail | None:
     """Queue the message telling the invitee and guests about ``change`` (``previous_start``: where a
-    rescheduled booking was). A REQUEST with the booking's current VEVENT, or a CANCEL for a canceled
-    or declined booking. None when no recipient has an address mail can be sent to."""
+    rescheduled booking was; ``minutes_before``: how long before the start a reminder is). A REQUEST
+    with the booking's current VEVENT, or a CANCEL for a canceled or declined booking. None when no
+    recipient has an address mail can be sent to."""
     event_type = session.get(EventType, booking.event_type_id)
     assert event_type is not None  # bookings are deleted with their event type
     event = booking_calendar.build_event(session, booking, event_type, now)
@@ -132,7 +139,7 @@ def queue_booking_mail(
         to=list(event.invitees),  # the invitee, then the guests
         subject=f"{SUBJECT_WORD[change]}: {event_type.name} with {_name(host)}"
         f" on {_short_when(event.start, zone)}",
-        text=_booking_text(booking, event, event_type, change, zone, previous_start),
+        text=_booking_text(booking, event, event_type, change, zone, previous_start, minutes_before),
         method=itip_out.CANCEL if ending else itip_out.REQUEST,
         calendar_text=calendar_text,
     )
@@ -145,8 +152,11 @@ def _booking_headline(
     change: BookingChange,
     zone: ZoneInfo,
     previous_start: datetime | None,
+    minutes_before: int | None,
 ) -> list[str]:
     host = _name(event.organizer)
+    if change is BookingChange.REMINDER:
+        return [f"Your booking with {host} starts {_starts_in(minutes_before or 0)}."]
     if change is BookingChange.CREATED and event.status == booking_ical.TENTATIVE:  # a pending booking
         return [
             f"Your booking request has been sent to {host}. It awaits {host}'s confirmation: until then"
@@ -178,12 +188,13 @@ def _booking_text(
     change: BookingChange,
     zone: ZoneInfo,
     previous_start: datetime | None,
+    minutes_before: int | None = None,
 ) -> str:
     host = _name(event.organizer)
     people = [f"{_labelled(event.organizer)} (host)"]
     people += [_labelled(p) for p in event.cohosts]
     people += [_labelled(p) for p in event.invitees]
-    lines = _booking_headline(booking, event, change, zone, previous_start)
+    lines = _booking_headline(booking, event, change, zone, previous_start, minutes_before)
     lines += ["", f"What:   {event_type.name}", f"When:   {_when(event.start, event.end, zone)}"]
     if event.location:
         lines.append(f"Where:  {event.location}")
@@ -326,6 +337,20 @@ def _labelled(person: Person) -> str:
 
 
 # --- times as the recipient reads them ----------------------------------------------------------
+
+
+def _starts_in(minutes: int) -> str:
+    """``in 1 hour``, ``in 2 days``, ``in 1 hour 30 minutes``, ``now``: how far ahead a reminder is."""
+    if minutes <= 0:
+        return "now"
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute"))
+        if n
+    ]
+    return "in " + " ".join(parts)
 
 
 def _day(moment: datetime | date) -> str:
