@@ -162,8 +162,8 @@ def cmd_inbound(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """The background worker: delivers webhooks, fires time-based events and booking reminders until
-    SIGINT or SIGTERM.
+    """The background worker: delivers webhooks and outgoing mail, fires time-based events and booking
+    reminders until SIGINT or SIGTERM.
     Any number may run beside the servers (their claims never overlap)."""
     from api.webhook_payloads import install  # the REST edge's renderers of webhook data
 
@@ -177,11 +177,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     dispatcher.start()
     scanner = time_events.TimeEventScanner(engine, settings)
     scanner.start()
-    print("Caledee worker: delivering webhooks, firing time-based events and reminders", flush=True)
+    from caldee_dav.scheduling.mail_delivery import MailSender
+    from caldee_dav.server import outbox_dir
+
+    mail_sender = MailSender(engine, settings, outbox_dir(settings))
+    mail_sender.start()
+    print("Caledee worker: delivering webhooks and mail, firing time-based events and reminders", flush=True)
     try:
         while not stopping.wait(1.0):  # bounded waits: the signal handler runs between them
             pass
     finally:
+        mail_sender.stop()
         scanner.stop()
         dispatcher.stop()
     return 0

@@ -216,8 +216,8 @@ class Settings(BaseModel):
     )
     background_in_server: bool = Field(
         True,
-        description="Run the webhook dispatcher and the time-event scanner in each `caledee serve` process"
-        " (else: `caledee worker`).",
+        description="Run outgoing mail, webhook delivery and time-based work in each `caledee serve`"
+        " process (else: `caledee worker`).",
     )
     time_events_interval_seconds: float = Field(
         20,

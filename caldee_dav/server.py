@@ -35,9 +35,9 @@ def wsgi_app(settings: Settings) -> Flask:
         # The client address (REMOTE_ADDR, which the login throttle counts by) from the proxies'
         # X-Forwarded-For; only when configured, since any client can send that header.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
-    _start_mail_sender(settings)
     webhook_payloads.install()
     if settings.background_in_server:
+        _start_mail_sender(settings)
         _start_background(settings)
     return app
 
