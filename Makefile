@@ -66,6 +66,7 @@ litmus: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/caldav_report.py
 	$(BIN)/python bench/slots.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

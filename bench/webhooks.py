@@ -74,6 +74,8 @@ TARGET_RATIO, TARGET_PER_SECOND = 1.05, 300.0
 SUBSCRIPTIONS = 3
 TRIGGERS = ["booking.created", "booking.cancelled", "booking.rescheduled"]
 WARMUP = 10
+# Queued for --profile: what is left of the 58 days of slots after the defaults (1,210 bookings).
+PROFILED = 450
 DELIVERY_WAIT_SECONDS = 300.0
 ALLOW = "127.0.0.1"
 # The REST rate limits off: the bench measures the server, not its limits.
@@ -226,15 +228,20 @@ def free_starts(database_url: str, host: scenario.Host, count: int) -> list[Any]
     return [slot.start for slot in found[:count]]
 
 
-def start_server(name: str, database_url: str, workdir: Path) -> _backends.Server:
-    """``caledee serve`` (1 worker, the webhook dispatcher in it), as _backends.start_caledee plus the
-    allow list for the loopback receiver and no rate limits."""
+def start_server(name: str, database_url: str, workdir: Path, in_server: bool) -> _backends.Server:
+    """``caledee serve`` (1 worker; the webhook dispatcher in it when ``in_server``), as
+    _backends.start_caledee plus the allow list for the loopback receiver and no rate limits."""
     port = _backends.free_port()
     log_path = workdir / f"{name}-{port}.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "caldee_dav.cli", "serve"],
         cwd=workdir,
-        env={**caledee_env(database_url, workdir), "CALEDEE_PORT": str(port), "CALEDEE_WORKERS": "1"},
+        env={
+            **caledee_env(database_url, workdir),
+            "CALEDEE_PORT": str(port),
+            "CALEDEE_WORKERS": "1",
+            "CALEDEE_BACKGROUND_IN_SERVER": str(in_server).lower(),
+        },
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -284,11 +291,13 @@ class Side:
 
 
 def booking_latency(
-    sides: list[Side], receiver: Receiver, count: int, workdir: Path, problems: list[str]
+    sides: list[Side], receiver: Receiver, args: argparse.Namespace, workdir: Path, problems: list[str]
 ) -> dict[str, Any]:
-    subscribed = sides[0]
+    """``args.background`` worker: each server without its dispatcher, a ``caledee worker`` beside it."""
+    subscribed, count, in_server = sides[0], args.bookings, args.background == "server"
+    workers = [] if in_server else [start_worker(s.database_url, workdir, s.host.user_id) for s in sides]
     for side in sides:
-        side.server = start_server(side.name, side.database_url, workdir)
+        side.server = start_server(side.name, side.database_url, workdir, in_server)
         side.session.headers["Authorization"] = f"Bearer {side.host.token}"
     receiver.new_round()
     try:
@@ -305,6 +314,7 @@ def booking_latency(
         for side in sides:
             if side.server is not None:
                 side.server.stop()
+        stop(workers)
     delivered = receiver.counters.distinct.value
     if delivered != receiver.counters.total.value:
         problems.append(f"booking run: {receiver.counters.total.value - delivered} deliveries sent twice")
@@ -341,7 +351,18 @@ def queue_bookings(
         finally:
             emit_ms.append((time.perf_counter() - began) * 1000)
 
+    render = webhook_events._renderers[webhook_events.BOOKING]  # noqa: SLF001 - timed, then put back
+    render_ms: list[float] = []
+
+    def timed_render(session: Any, ident: str) -> dict[str, Any]:
+        began = time.perf_counter()
+        try:
+            return render(session, ident)
+        finally:
+            render_ms.append((time.perf_counter() - began) * 1000)
+
     webhook_events.emit = timed_emit  # type: ignore[assignment]
+    webhook_events.register_renderer(webhook_events.BOOKING, timed_render)
     booking_ms = []
     try:
         for number, start in enumerate(free_starts(database_url, host, count)):
@@ -357,9 +378,11 @@ def queue_bookings(
             booking_ms.append((time.perf_counter() - began) * 1000)
     finally:
         webhook_events.emit = emit  # type: ignore[assignment]
+        webhook_events.register_renderer(webhook_events.BOOKING, render)
     if timings is not None:
         timings["in-process booking (service + commit)"] = median(booking_ms)
         timings["  of which emit (render, outbox rows)"] = median(emit_ms)
+        timings["    of which render (the booking as REST shows it)"] = median(render_ms)
     with db.read_unit(engine) as session:
         return set(session.scalars(sa.select(WebhookEvent.id))) - before
 
@@ -408,30 +431,35 @@ def claims(database_url: str, event_ids: set[str]) -> list[webhook_delivery.Clai
         ]
 
 
+def start_worker(database_url: str, workdir: Path, label: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "caldee_dav.cli", "worker"],
+        cwd=workdir,
+        env=caledee_env(database_url, workdir),
+        stdout=(workdir / f"worker-{label}.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def run_workers(database_url: str, workers: int, expected: int, receiver: Receiver, workdir: Path) -> float:
     """``workers`` ``caledee worker`` processes until the receiver has ``expected`` POSTs; their rate."""
     receiver.new_round()
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "caldee_dav.cli", "worker"],
-            cwd=workdir,
-            env=caledee_env(database_url, workdir),
-            stdout=(workdir / f"worker-{workers}-{n}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for n in range(workers)
-    ]
+    processes = [start_worker(database_url, workdir, f"{workers}-{n}") for n in range(workers)]
     try:
         arrived = receiver.wait_for(expected)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(processes)
     if not arrived:
         raise RuntimeError(f"{workers} worker(s): {receiver.counters.total.value} of {expected} arrived")
     return receiver.rate()
@@ -487,8 +515,8 @@ def deliveries_per_second(
 
 
 def profile_delivery(database_url: str, host: scenario.Host, receiver: Receiver) -> str:
-    """One in-process ``deliver_due`` of 600 freshly queued deliveries under cProfile."""
-    event_ids = queue_bookings(database_url, host, 200)
+    """One in-process ``deliver_due`` of PROFILED freshly queued deliveries under cProfile."""
+    event_ids = queue_bookings(database_url, host, PROFILED // SUBSCRIPTIONS)
     requeue(database_url, event_ids)
     settings = in_process_settings(database_url)
     receiver.new_round()
@@ -517,14 +545,14 @@ def run_backend(
             subscribe(client, host, receiver)
         sides.append(Side(label, url, host, free_starts(url, host, WARMUP + args.bookings)))
     log(f"{name}: {args.bookings} bookings on each server, taking turns")
-    latency = booking_latency(sides, receiver, args.bookings, workdir, problems)
+    latency = booking_latency(sides, receiver, args, workdir, problems)
     log(f"{name}: booking ratio {latency['ratio']:.3f}; {latency['delivered']} deliveries arrived")
     rates, timings = deliveries_per_second(
         urls[0], sides[0].host, args.deliveries, receiver, workdir, problems
     )
     latency["in-process"] = timings
     if args.profile:
-        print(f"\n--- {name}: cProfile of one deliver_due (600 deliveries, in-process) ---")
+        print(f"\n--- {name}: cProfile of one deliver_due ({PROFILED} deliveries, in-process) ---")
         print(profile_delivery(urls[0], sides[0].host, receiver))
     return latency, rates, problems
 
@@ -538,8 +566,9 @@ def report(name: str, latency: dict[str, Any], rates: dict[str, float], problems
     ratio_ok = latency["ratio"] <= TARGET_RATIO
     print(f"  ratio of medians {latency['ratio']:.3f} (target <= {TARGET_RATIO}): {_ok(ratio_ok)}")
     print(f"  median of the paired ratios (booking k with / booking k without) {latency['paired']:.3f}")
+    print("  in-process, the subscribed host's queued bookings (medians):")
     for label, ms in latency["in-process"].items():
-        print(f"  {label:<42} {ms:6.2f} ms (subscribed host, 3 subscriptions)")
+        print(f"  {label:<50} {ms:6.2f} ms")
     print(f"\nDeliveries/s ({int(rates.pop('expected'))} signed POSTs to a local receiver)")
     pool = rates[f"{webhook_delivery.SENDERS} threads (no outbox)"]
     for label, rate in rates.items():
@@ -561,6 +590,12 @@ def main() -> int:
     parser.add_argument("--bookings", type=int, default=200, help="timed bookings per server")
     parser.add_argument("--deliveries", type=int, default=3000, help="queued deliveries (3 per booking)")
     parser.add_argument("--postgres", help="also run on this PostgreSQL server (databases created, dropped)")
+    parser.add_argument(
+        "--background",
+        choices=["server", "worker"],
+        default="server",
+        help="booking run: the dispatcher in each server (default), or a caledee worker beside each",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one in-process deliver_due")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and databases")
     args = parser.parse_args()
@@ -583,7 +618,10 @@ def main() -> int:
                 _backends.drop_postgres_database(args.postgres, name)
 
         backends.append(("PostgreSQL", urls, drop))
-    print(f"# bench/webhooks.py: {args.bookings} bookings per server, {args.deliveries} deliveries")
+    print(
+        f"# bench/webhooks.py: {args.bookings} bookings per server (dispatcher: {args.background}),"
+        f" {args.deliveries} deliveries"
+    )
     passed = True
     try:
         for name, urls, cleanup in backends:
