@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -129,25 +129,26 @@ def emit(
         "dedupe_key": dedupe_key,
         "created_at": now,
     }
+    # Core inserts, the deliveries in one statement: this runs inside the booking's (or the event's)
+    # transaction, where the ORM's unit of work cost more than the rows (bench/webhooks.py).
     if dedupe_key is None:
-        session.add(WebhookEvent(**row))
-        session.flush()
+        session.execute(insert(WebhookEvent), [row])
     elif not _insert_once(session, row):
         return None
-    session.add_all(
-        WebhookDelivery(
-            id=new_id("whd"),
-            webhook_id=webhook_id,
-            event_id=event_id,
-            resource_key=key,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    deliveries = [
+        {
+            "id": new_id("whd"),
+            "webhook_id": webhook_id,
+            "event_id": event_id,
+            "resource_key": key,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for webhook_id in targets
-    )
-    session.flush()
+    ]
+    session.execute(insert(WebhookDelivery), deliveries)
     session.info[WEBHOOKS_QUEUED] = True
     return event_id
 
@@ -155,6 +156,7 @@ def emit(
 def _insert_once(session: Session, row: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING: whether this call inserted it. A second process
     finding the same time-based event waits for the first one's commit and inserts nothing."""
-    insert = postgresql.insert if db.on_postgresql(session) else sqlite.insert
-    statement = insert(WebhookEvent).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    dialect_insert = postgresql.insert if db.on_postgresql(session) else sqlite.insert
+    statement = dialect_insert(WebhookEvent).values(**row)
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     return session.execute(statement.returning(WebhookEvent.id)).first() is not None
