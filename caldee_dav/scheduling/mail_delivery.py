@@ -32,19 +32,18 @@ import re
 import smtplib
 import ssl
 import tempfile
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
 
 from caldee_dav import clock, db
 from caldee_dav.config import Settings
 from caldee_dav.models import OutboundMail
+from caldee_dav.scheduling.background import BackgroundLoop
 from caldee_dav.scheduling.mail_out import MAIL_QUEUED
 
 log = logging.getLogger(__name__)
@@ -278,60 +277,16 @@ def _quit(relay: smtplib.SMTP) -> None:
 # --- the sender thread --------------------------------------------------------------------------
 
 
-class MailSender:
-    """Runs ``deliver_due`` on a daemon thread: every ``interval`` seconds, and at once when nudged.
+class MailSender(BackgroundLoop):
+    """Runs ``deliver_due`` every ``interval`` seconds, and after a transaction that queued mail commits
+    (``mail_out.MAIL_QUEUED``)."""
 
-    The nudge: while started, the sender listens to every SQLAlchemy ``Session``'s ``after_commit``
-    and wakes when the committed session's ``info`` says mail was queued (``mail_out.MAIL_QUEUED``).
-    That keeps the edges out of it (no call to remember after each write unit that may queue mail) and
-    wakes only after the commit, when the row is visible to the sender's own transaction; a rolled-back
-    session never commits and so never nudges. The listener is this instance's and is removed by
-    ``stop``."""
+    name, what = "caledee-mail-sender", "outgoing mail"
+    queued_flag = MAIL_QUEUED
 
     def __init__(self, engine: Engine, settings: Settings, outbox_dir: Path, interval: float = 1.0) -> None:
-        self.engine, self.settings, self.outbox_dir, self.interval = engine, settings, outbox_dir, interval
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_problem: str | None = None
+        super().__init__(interval)
+        self.engine, self.settings, self.outbox_dir = engine, settings, outbox_dir
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        event.listen(Session, "after_commit", self._after_commit)
-        self._thread = threading.Thread(target=self._run, name="caledee-mail-sender", daemon=True)
-        self._thread.start()
-
-    def nudge(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop after the round under way (waiting at most ``timeout`` seconds for it)."""
-        if self._thread is None:
-            return
-        event.remove(Session, "after_commit", self._after_commit)
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join(timeout)
-        self._thread = None
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop(MAIL_QUEUED, False):
-            self.nudge()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._round()
-            self._wake.wait(self.interval)
-            self._wake.clear()
-
-    def _round(self) -> None:
-        try:
-            deliver_due(self.engine, self.settings, self.outbox_dir, clock.now())
-        except Exception as exc:  # noqa: BLE001 - the database may be away for a while: try next round
-            problem = f"{type(exc).__name__}: {exc}"
-            if problem != self._last_problem:  # once per kind of trouble, not once a second
-                log.warning("outgoing mail: a round failed, trying again: %s", problem)
-            self._last_problem = problem
-        else:
-            self._last_problem = None
+    def run_round(self) -> None:
+        deliver_due(self.engine, self.settings, self.outbox_dir, clock.now())

@@ -25,7 +25,6 @@ scan, the rest the next scan (which comes well before the window has moved past 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ from caldee_dav.errors import CaledeeError
 from caldee_dav.ical import events as ev
 from caldee_dav.models import Booking, BookingReminderSent, Collection, EventType, Webhook, WebhookEvent
 from caldee_dav.scheduling import calendar_events, mail_out, webhook_events
+from caldee_dav.scheduling.background import BackgroundLoop
 from caldee_dav.scheduling.bookings import ACTIVE
 from caldee_dav.scheduling.event_type_fields import DEFAULT_REMINDER_MINUTES, reminder_minutes_of
 
@@ -273,43 +273,16 @@ def _claim_reminder(
 # --- the scanner thread --------------------------------------------------------------------------
 
 
-class TimeEventScanner:
-    """Runs ``fire_due`` on a daemon thread every ``settings.time_events_interval_seconds``; started
-    beside the webhook dispatcher (each ``caledee serve`` process with background work on, and
-    ``caledee worker``): several scanners fire each event and reminder once."""
+class TimeEventScanner(BackgroundLoop):
+    """Runs ``fire_due`` every ``settings.time_events_interval_seconds``; started beside the webhook
+    dispatcher (each ``caledee serve`` process with background work on, and ``caledee worker``):
+    several scanners fire each event and reminder once."""
+
+    name, what = "caledee-time-events", "time events"
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__(settings.time_events_interval_seconds)
         self.engine, self.settings = engine, settings
-        self.interval = settings.time_events_interval_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_problem: str | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="caledee-time-events", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
-            return
-        self._stopping.set()
-        self._thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._scan()
-            self._stopping.wait(self.interval)
-
-    def _scan(self) -> None:
-        try:
-            fire_due(self.engine, self.settings, clock.now())
-        except Exception as exc:  # noqa: BLE001 - the database may be away for a while: try next scan
-            problem = f"{type(exc).__name__}: {exc}"
-            if problem != self._last_problem:
-                log.warning("time events: a scan failed, trying again: %s", problem)
-            self._last_problem = problem
-        else:
-            self._last_problem = None
+    def run_round(self) -> None:
+        fire_due(self.engine, self.settings, clock.now())

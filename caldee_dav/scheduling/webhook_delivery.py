@@ -30,7 +30,6 @@ import hmac
 import json
 import logging
 import random
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,13 +37,14 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, event, exists, or_, select, true
+from sqlalchemy import Engine, and_, exists, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from caldee_dav import clock, db
 from caldee_dav.calendars import outbound_http
 from caldee_dav.config import Settings
 from caldee_dav.models import Webhook, WebhookDelivery, WebhookEvent
+from caldee_dav.scheduling.background import BackgroundLoop
 from caldee_dav.scheduling.webhook_events import SECRET_PREFIX, WEBHOOKS_QUEUED
 
 log = logging.getLogger(__name__)
@@ -304,58 +304,20 @@ def retry_pause(settings: Settings, attempts: int) -> timedelta:
 # --- the dispatcher thread ----------------------------------------------------------------------
 
 
-class WebhookDispatcher:
-    """Runs ``deliver_due`` on a daemon thread: every ``interval`` seconds, and at once after a
-    transaction that queued deliveries commits (``webhook_events.WEBHOOKS_QUEUED`` in the session's
-    ``info``; the listener is this instance's and ``stop`` removes it), as ``MailSender`` does."""
+class WebhookDispatcher(BackgroundLoop):
+    """Runs ``deliver_due`` every ``interval`` seconds, and after a transaction that queued deliveries
+    commits (``webhook_events.WEBHOOKS_QUEUED``)."""
+
+    name, what = "caledee-webhooks", "webhooks"
+    queued_flag = WEBHOOKS_QUEUED
+    # Woken by a commit: that request is still answering in this process. A round started at once
+    # contended with it for the GIL (bench/webhooks.py: POST /bookings 10-20 % slower with 3
+    # subscriptions); a moment later it has answered, and several commits share a round.
+    nudge_delay = NUDGE_DELAY_SECONDS
 
     def __init__(self, engine: Engine, settings: Settings, interval: float = 1.0) -> None:
-        self.engine, self.settings, self.interval = engine, settings, interval
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_problem: str | None = None
+        super().__init__(interval)
+        self.engine, self.settings = engine, settings
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        event.listen(Session, "after_commit", self._after_commit)
-        self._thread = threading.Thread(target=self._run, name="caledee-webhooks", daemon=True)
-        self._thread.start()
-
-    def nudge(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
-            return
-        event.remove(Session, "after_commit", self._after_commit)
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join(timeout)
-        self._thread = None
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop(WEBHOOKS_QUEUED, False):
-            self.nudge()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._round()
-            if self._wake.wait(self.interval):
-                # Woken by a commit: that request is still answering in this process. A round started
-                # at once contended with it for the GIL (bench/webhooks.py: POST /bookings 10-20 % slower
-                # with 3 subscriptions); a moment later it has answered, and several commits share a round.
-                self._stopping.wait(NUDGE_DELAY_SECONDS)
-            self._wake.clear()
-
-    def _round(self) -> None:
-        try:
-            deliver_due(self.engine, self.settings, clock.now())
-        except Exception as exc:  # noqa: BLE001 - the database may be away for a while: try next round
-            problem = f"{type(exc).__name__}: {exc}"
-            if problem != self._last_problem:
-                log.warning("webhooks: a round failed, trying again: %s", problem)
-            self._last_problem = problem
-        else:
-            self._last_problem = None
+    def run_round(self) -> None:
+        deliver_due(self.engine, self.settings, clock.now())
