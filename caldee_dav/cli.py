@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import errno
 import getpass
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +26,10 @@ from caldee_dav.schema import migrate
 DEMO_EMAIL = "demo@example.com"
 DEMO_SLUG = "demo"
 DEMO_TOKEN_NAME = "demo"
+
+
+# prctl(2): the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 class CommandError(Exception):
@@ -125,8 +132,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  CalDAV   {settings.public_url}/dav/", flush=True)
     print(f"  REST     {settings.public_url}/api/v2/", flush=True)
     print(f"  Health   {settings.public_url}/health", flush=True)
-    serve(settings)
+    worker = _start_worker(args) if settings.background_in_server else None
+    try:
+        serve(settings)
+    finally:
+        if worker is not None:
+            _stop_worker(worker)
     return 0
+
+
+def _start_worker(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """`caledee worker` beside the web server (background_in_server): outgoing mail, webhooks and
+    time-based events in a process of their own, so that their sends never take the GIL from a request
+    (bench/webhooks.py: POST /bookings 10-20 % slower on SQLite with the dispatcher in the server's
+    processes, within noise with it outside). One for the whole server, however many web workers."""
+    command = [sys.executable, "-m", "caldee_dav.cli"]
+    if getattr(args, "config", None):
+        command += ["--config", args.config]
+    return subprocess.Popen([*command, "worker"], preexec_fn=_end_with_parent)  # noqa: S603, PLW1509
+
+
+def _end_with_parent() -> None:
+    """In the worker's process (Linux): SIGTERM when the server that started it dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
 
 
 def cmd_inbound(args: argparse.Namespace) -> int:

@@ -216,8 +216,7 @@ class Settings(BaseModel):
     )
     background_in_server: bool = Field(
         True,
-        description="Run outgoing mail, webhook delivery and time-based work in each `caledee serve`"
-        " process (else: `caledee worker`).",
+        description="`caledee serve` starts a `caledee worker` (mail, webhooks, time-based work) beside it.",
     )
     time_events_interval_seconds: float = Field(
         20,

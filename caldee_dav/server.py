@@ -3,7 +3,6 @@ gunicorn (N pre-forked worker processes, each with a thread pool)."""
 
 from __future__ import annotations
 
-import atexit
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import create_app, webhook_payloads
 from api.worker import JsonErrorWorker
-from caldee_dav import clock, db
+from caldee_dav import clock
 from caldee_dav.calendars.throttle import LoginThrottle
 from caldee_dav.config import Settings
 from caldee_dav.dav.app import create_dav_app
-from caldee_dav.scheduling.mail_delivery import MailSender
-from caldee_dav.scheduling.time_events import TimeEventScanner
-from caldee_dav.scheduling.webhook_delivery import WebhookDispatcher
 
 
 def wsgi_app(settings: Settings) -> Flask:
-    """Everything one worker serves: REST, booking pages and health at /, CalDAV at /dav."""
+    """Everything one worker serves: REST, booking pages and health at /, CalDAV at /dav. The
+    background work (mail, webhooks, time-based events) runs beside, in `caledee worker`: in a process
+    of its own, so that its sends never take the GIL from a request (``caledee serve`` starts one)."""
     clock.install(clock.Clock.moved_by_days(settings.clock_offset_days))
     # One set of failed-login counters for REST and CalDAV: a guesser cannot switch between them.
     throttle = LoginThrottle.for_settings(settings)
@@ -35,32 +33,9 @@ def wsgi_app(settings: Settings) -> Flask:
         # The client address (REMOTE_ADDR, which the login throttle counts by) from the proxies'
         # X-Forwarded-For; only when configured, since any client can send that header.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    # The renderers of webhook data: events are written (and rendered) in the request's transaction.
     webhook_payloads.install()
-    if settings.background_in_server:
-        _start_mail_sender(settings)
-        _start_background(settings)
     return app
-
-
-def _start_background(settings: Settings) -> None:
-    """This worker's webhook dispatcher (claims never overlap between processes) and time-event scanner
-    (each event and reminder fires once, whichever process finds it), stopped when the worker exits."""
-    engine = db.engine_for(settings.database_url)
-    dispatcher = WebhookDispatcher(engine, settings)
-    dispatcher.start()
-    atexit.register(dispatcher.stop)
-    scanner = TimeEventScanner(engine, settings)
-    scanner.start()
-    atexit.register(scanner.stop)
-
-
-def _start_mail_sender(settings: Settings) -> MailSender:
-    """This worker's sender of the outgoing mail queue (every worker runs one: claims never overlap),
-    stopped when the worker exits. Sending happens on its thread, never in a request."""
-    sender = MailSender(db.engine_for(settings.database_url), settings, outbox_dir(settings))
-    sender.start()
-    atexit.register(sender.stop)
-    return sender
 
 
 DEFAULT_DATA_DIR = Path("var")

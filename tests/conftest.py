@@ -36,6 +36,8 @@ CLOCK_OFFSET_ENV = "CALEDEE_TEST_CLOCK_OFFSET_DAYS"
 ROOT = Path(__file__).resolve().parent.parent
 # Small enough that the size-limit tests send little, large enough for any real test object.
 TEST_MAX_RESOURCE_SIZE = 1_000_000
+# For start_server: the server starts its `caledee worker` (outgoing mail, webhooks, time-based events).
+BACKGROUND = {"CALEDEE_BACKGROUND_IN_SERVER": "true"}
 
 
 def _clock_offset_days() -> int:
@@ -217,6 +219,9 @@ def start_server(
             # with one token (tests/test_rate_limits.py sets small ones).
             "CALEDEE_API_REQUESTS_PER_MINUTE": "1000000",
             "CALEDEE_PUBLIC_REQUESTS_PER_MINUTE": "1000000",
+            # No `caledee worker` beside the server unless a test sends mail or webhooks (BACKGROUND):
+            # one more process for every server of the suite would cost minutes of CPU.
+            "CALEDEE_BACKGROUND_IN_SERVER": "false",
             **clock_env(),
         }
     )

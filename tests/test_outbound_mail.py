@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from caldee_dav import db
 from caldee_dav.models import OutboundMail, event_id_for
 from tests import dates
-from tests.conftest import ROOT, LiveServer, clock_env, free_port, start_server, stop_server
+from tests.conftest import BACKGROUND, ROOT, LiveServer, clock_env, free_port, start_server, stop_server
 from tests.scheduling_fixtures import Api, iso, make_event_type, make_schedule, new_api
 
 T = TypeVar("T")
@@ -124,7 +124,7 @@ def relay_env(port: int, **more: str) -> dict[str, str]:
 def running(
     database_url: str, log_dir: Path, extra_env: dict[str, str], workers: int = 1
 ) -> Iterator[LiveServer]:
-    server = start_server(database_url, log_dir, workers=workers, extra_env=extra_env)
+    server = start_server(database_url, log_dir, workers=workers, extra_env={**BACKGROUND, **extra_env})
     try:
         yield server
     finally:

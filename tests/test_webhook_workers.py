@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, clock_env, free_port, start_server, stop_server
+from tests.conftest import BACKGROUND, LiveServer, clock_env, free_port, start_server, stop_server
 from tests.scheduling_fixtures import api_for, new_api
 from tests.test_webhooks import LOOPBACK, Hit, Receiver, subscribe, wait_for
 
@@ -170,7 +170,7 @@ def test_a_private_address_is_refused_at_connect_time(
         api.post(f"/webhooks/{hook['id']}/test")
     finally:
         stop_server(allowed)
-    strict = start_server(database_url, tmp_path)  # no allow list: loopback is refused
+    strict = start_server(database_url, tmp_path, extra_env=BACKGROUND)  # no allow list: loopback refused
     try:
         api = api_for(strict, api.account)
 

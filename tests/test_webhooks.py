@@ -21,13 +21,26 @@ from caldee_dav import clock
 from caldee_dav.models import event_id_for
 from tests import dates
 from tests import test_inbound_smtp as inbound_tests
-from tests.conftest import ROOT, LiveServer, free_port, start_inbound, start_server, stop_inbound, stop_server
+from tests.conftest import (
+    BACKGROUND,
+    ROOT,
+    LiveServer,
+    free_port,
+    start_inbound,
+    start_server,
+    stop_inbound,
+    stop_server,
+)
 from tests.scheduling_fixtures import Api, iso, make_event_type, make_schedule, new_api
 
 T = TypeVar("T")
 WAIT_SECONDS = 15.0
 DAY = dates.next_weekday(dates.MON, after_days=2)
-LOOPBACK = {"CALEDEE_OUTBOUND_ALLOW": "127.0.0.1,::1", "CALEDEE_WEBHOOK_RETRY_BASE_SECONDS": "0.2"}
+LOOPBACK = {
+    "CALEDEE_OUTBOUND_ALLOW": "127.0.0.1,::1",
+    "CALEDEE_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    **BACKGROUND,
+}
 
 
 def wait_for(find: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
