@@ -24,6 +24,7 @@ from tests.conftest import LiveServer, free_port, start_server, stop_server
 from tests.scheduling_fixtures import Api, make_event_type, make_schedule, new_api
 from tests.test_api_events import calendar_id
 from tests.test_outbound_mail import Sink, read_invitation, relay_env
+from tests.test_webhook_workers import kill, start_worker
 from tests.test_webhooks import LOOPBACK, Hit, Receiver, subscribe, wait_for
 
 WAIT_SECONDS = 60.0
@@ -41,8 +42,13 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory, sink: Sink) -> Iterator[LiveServer]:
     env = relay_env(sink.port, **LOOPBACK, CALEDEE_TIME_EVENTS_INTERVAL_SECONDS="1")
-    live = start_server(database_url, tmp_path_factory.mktemp("time-events"), workers=2, extra_env=env)
+    log_dir = tmp_path_factory.mktemp("time-events")
+    live = start_server(database_url, log_dir, workers=2, extra_env=env)
+    # The server's own `caledee worker` scans, and so does a second one: each event and reminder must
+    # still fire once.
+    second = start_worker(database_url, log_dir, env)
     yield live
+    kill(second)
     stop_server(live)
 
 
