@@ -18,9 +18,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
@@ -31,6 +32,7 @@ from caldee_dav import clock, db
 from caldee_dav.calendars import accounts
 from caldee_dav.schema import migrate
 
+T = TypeVar("T")
 POSTGRES_ENV = "CALEDEE_TEST_POSTGRES_URL"
 CLOCK_OFFSET_ENV = "CALEDEE_TEST_CLOCK_OFFSET_DAYS"
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +183,19 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError(f"no free port between {first} and {first + WORKER_PORTS}")
+
+
+def wait_for(find: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
+    """``find()``'s first true answer, polled until ``timeout`` seconds have passed (mail, webhooks and
+    other work done after a request has answered)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = find()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout:g} s")
+        time.sleep(0.05)
 
 
 @dataclass

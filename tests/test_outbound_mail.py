@@ -12,8 +12,7 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -34,26 +33,24 @@ from sqlalchemy.engine import make_url
 from caldee_dav import db
 from caldee_dav.models import OutboundMail, event_id_for
 from tests import dates
-from tests.conftest import BACKGROUND, ROOT, LiveServer, clock_env, free_port, start_server, stop_server
+from tests.conftest import (
+    BACKGROUND,
+    ROOT,
+    LiveServer,
+    clock_env,
+    free_port,
+    start_server,
+    stop_server,
+    wait_for,
+)
 from tests.scheduling_fixtures import Api, iso, make_event_type, make_schedule, new_api
 
-T = TypeVar("T")
 WAIT_SECONDS = 10.0
 DAY = dates.next_weekday(dates.MON, after_days=2)
 NEW_YORK = "America/New_York"
 MAIL_SENDER = "caledee@localhost"  # the default: mail_from empty, mail_domain localhost
 
 
-def wait_for(find: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
-    """``find()``'s first true answer, polled until ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = find()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout:g} s")
-        time.sleep(0.05)
 
 
 # --- the SMTP sink ------------------------------------------------------------------------------
@@ -107,7 +104,9 @@ class Sink:
     def wait_for(self, address: str, count: int = 1) -> list[Received]:
         """The messages to ``address`` once there are at least ``count``."""
         return wait_for(
-            lambda: (found := self.to(address)) and len(found) >= count and found, f"mail to {address}"
+            lambda: (found := self.to(address)) and len(found) >= count and found,
+            f"mail to {address}",
+            WAIT_SECONDS,
         )
 
 

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import dates
-from tests.conftest import LiveServer, free_port, start_server, stop_server
+from tests.conftest import LiveServer, free_port, start_server, stop_server, wait_for
 from tests.scheduling_fixtures import Api, make_event_type, make_schedule, new_api
 from tests.test_api_events import calendar_id
 from tests.test_outbound_mail import Sink, read_invitation, relay_env
 from tests.test_webhook_workers import kill, start_worker
-from tests.test_webhooks import LOOPBACK, Hit, Receiver, subscribe, wait_for
+from tests.test_webhooks import LOOPBACK, Hit, Receiver, subscribe
 
 WAIT_SECONDS = 60.0
 TIME_TRIGGERS = ["event.starting", "event.ending"]

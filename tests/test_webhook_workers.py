@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BACKGROUND, LiveServer, clock_env, free_port, start_server, stop_server
+from tests.conftest import BACKGROUND, LiveServer, clock_env, free_port, start_server, stop_server, wait_for
 from tests.scheduling_fixtures import api_for, new_api
-from tests.test_webhooks import LOOPBACK, Hit, Receiver, subscribe, wait_for
+from tests.test_webhooks import LOOPBACK, Hit, Receiver, subscribe
 
 NO_BACKGROUND = {**LOOPBACK, "CALEDEE_BACKGROUND_IN_SERVER": "false"}
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -30,11 +29,10 @@ from tests.conftest import (
     start_server,
     stop_inbound,
     stop_server,
+    wait_for,
 )
 from tests.scheduling_fixtures import Api, iso, make_event_type, make_schedule, new_api
 
-T = TypeVar("T")
-WAIT_SECONDS = 15.0
 DAY = dates.next_weekday(dates.MON, after_days=2)
 LOOPBACK = {
     "CALEDEE_OUTBOUND_ALLOW": "127.0.0.1,::1",
@@ -43,15 +41,6 @@ LOOPBACK = {
 }
 
 
-def wait_for(find: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = find()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout:g} s")
-        time.sleep(0.05)
 
 
 def documented_verifier() -> Callable[..., bool]:

@@ -9,18 +9,33 @@ a rolled-back session never commits and so never nudges. The listener is the ins
 removes it.
 
 A round that fails (the database away for a while) is logged once per kind of trouble, not once a
-second, and tried again next round.
+second, and tried again next round. A send that fails is tried again after ``retry_pause``.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+from datetime import timedelta
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+
+# Retries of what the loops send (mail, webhooks): the pause doubles per failed attempt up to this.
+MAX_PAUSE = timedelta(hours=1)
+JITTER = 0.2  # a pause is drawn between 80 % and 120 % of its nominal length
+
+
+def retry_pause(base_seconds: float, attempts: int) -> timedelta:
+    """The pause after the ``attempts``-th failed attempt: base, 2 x base, 4 x base ... up to
+    ``MAX_PAUSE``, each with up to ``JITTER`` either way, so that many sends refused together do not
+    come back together."""
+    nominal = min(base_seconds * 2 ** max(attempts - 1, 0), MAX_PAUSE.total_seconds())
+    spread = random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading retries, not a secret
+    return timedelta(seconds=nominal * spread)
 
 
 class BackgroundLoop:

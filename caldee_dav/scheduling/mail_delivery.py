@@ -12,7 +12,8 @@ One round, ``deliver_due``:
    folder (written to a temporary name, then renamed: a reader never sees half a message);
 3. record each outcome in its own short transaction: ``sent``; or, on failure, the error and the next
    attempt (exponential backoff from ``mail_retry_base_seconds``, doubled per attempt, capped at
-   ``MAX_PAUSE``, with jitter so that many messages refused together do not come back together) until
+   an hour, with jitter so that many messages refused together do not come back together:
+   ``background.retry_pause``) until
    ``mail_retry_hours`` after the message was queued, then ``failed`` (logged at WARNING). A permanent
    refusal (5xx for every recipient, or for the message itself) fails at once.
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import smtplib
 import ssl
@@ -43,7 +43,7 @@ from sqlalchemy import Engine, func, select
 from caldee_dav import clock, db
 from caldee_dav.config import Settings
 from caldee_dav.models import OutboundMail
-from caldee_dav.scheduling.background import BackgroundLoop
+from caldee_dav.scheduling.background import BackgroundLoop, retry_pause
 from caldee_dav.scheduling.mail_out import MAIL_QUEUED
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,6 @@ BATCH = 10
 # Long enough for a batch of sends at SMTP_TIMEOUT each to finish before another process may claim it.
 LEASE = timedelta(minutes=5)
 SMTP_TIMEOUT = 20.0
-MAX_PAUSE = timedelta(hours=1)
-JITTER = 0.2  # a pause is drawn between 80 % and 120 % of its nominal length
 MAX_ERROR_LENGTH = 2000
 LINE_END = re.compile(r"\r?\n")
 
@@ -146,15 +144,8 @@ def _record(engine: Engine, settings: Settings, claimed: Claimed, outcome: Outco
             why = "refused" if outcome.permanent else f"not sent after {claimed.attempts} attempts"
             log.warning("mail %s failed (%s): %s", claimed.id, why, outcome.error)
             return
-        row.next_attempt_at = min(now + retry_pause(settings, claimed.attempts), give_up_at)
-
-
-def retry_pause(settings: Settings, attempts: int) -> timedelta:
-    """The pause after the ``attempts``-th failed attempt: base, 2 x base, 4 x base ... up to an hour,
-    each with up to ``JITTER`` either way."""
-    nominal = min(settings.mail_retry_base_seconds * 2 ** max(attempts - 1, 0), MAX_PAUSE.total_seconds())
-    spread = random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading retries, not a secret
-    return timedelta(seconds=nominal * spread)
+        pause = retry_pause(settings.mail_retry_base_seconds, claimed.attempts)
+        row.next_attempt_at = min(now + pause, give_up_at)
 
 
 def queue_counts(engine: Engine) -> QueueCounts:

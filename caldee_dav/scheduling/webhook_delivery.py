@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from caldee_dav import clock, db
 from caldee_dav.calendars import outbound_http
 from caldee_dav.config import Settings
 from caldee_dav.models import Webhook, WebhookDelivery, WebhookEvent
-from caldee_dav.scheduling.background import BackgroundLoop
+from caldee_dav.scheduling.background import MAX_PAUSE, BackgroundLoop, retry_pause
 from caldee_dav.scheduling.webhook_events import SECRET_PREFIX, WEBHOOKS_QUEUED
 
 log = logging.getLogger(__name__)
@@ -52,9 +51,7 @@ log = logging.getLogger(__name__)
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 BATCH = 50
 SENDERS = 8  # concurrent POSTs of one batch
-MAX_PAUSE = timedelta(hours=1)
 NUDGE_DELAY_SECONDS = 0.05
-JITTER = 0.2
 MAX_ERROR_LENGTH = 1000
 USER_AGENT = "Caledee-Webhooks/1"
 
@@ -274,7 +271,7 @@ def _failed_attempt(
         row.status = FAILED
         log.info("webhook delivery %s failed: %s", claimed.id, outcome.error)
         return
-    pause = retry_pause(settings, claimed.attempts)
+    pause = retry_pause(settings.webhook_retry_base_seconds, claimed.attempts)
     if outcome.retry_after is not None:
         pause = max(pause, min(outcome.retry_after, MAX_PAUSE))
     row.next_attempt_at = min(now + pause, give_up_at)
@@ -293,12 +290,6 @@ def _count_failure(settings: Settings, webhook: Webhook, outcome: Outcome, now: 
             f" (last: {outcome.error or 'no answer'}). Fix the receiver, then set active to true again."
         )[:MAX_ERROR_LENGTH]
         log.warning("webhook %s disabled: %s", webhook.id, webhook.disabled_reason)
-
-
-def retry_pause(settings: Settings, attempts: int) -> timedelta:
-    nominal = min(settings.webhook_retry_base_seconds * 2 ** max(attempts - 1, 0), MAX_PAUSE.total_seconds())
-    spread = random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading retries, not a secret
-    return timedelta(seconds=nominal * spread)
 
 
 # --- the dispatcher thread ----------------------------------------------------------------------
