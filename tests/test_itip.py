@@ -178,3 +178,17 @@ def test_windows_zone_names_become_iana_and_floating_times_take_x_wr_timezone() 
     assert kept.walk("VEVENT")[0].decoded("DTSTART").astimezone(UTC) == datetime(
         2027, 1, 5, 3, 30, tzinfo=UTC
     )
+
+
+def test_a_new_series_with_its_exception_applies_both_and_says_so() -> None:
+    # Google sends the whole event: the series and each exception, in one REQUEST.
+    current = stored(vevent(*SERIES))
+    moved = vevent(
+        "RECURRENCE-ID:20270111T090000Z", "DTSTART:20270111T140000Z", "DTEND:20270111T150000Z", sequence=1
+    )
+    result = itip.apply_request(
+        current, incoming(calendar(vevent(*SERIES, sequence=1), moved)), UTC_ZONE, NOW
+    )
+    assert result.outcome == itip.UPDATED and result.calendar is not None
+    assert result.reason == "updated the series, the occurrence 20270111T090000Z"
+    assert starts(result.calendar) == {"master": "20270104T090000Z", "20270111T090000Z": "20270111T140000Z"}

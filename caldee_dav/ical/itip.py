@@ -144,7 +144,7 @@ def apply_request(
     if master is not None:
         stored = ev.master_of(calendar)
         if stored is None or is_newer(master, stored):
-            _replace_series(calendar, master, incoming.occurrences)
+            _replace_series(calendar, master)
             applied.append("the series")
         else:
             stale.append(_stale_reason("the series", master, stored))
@@ -152,8 +152,6 @@ def apply_request(
         label = f"the occurrence {_key_text(occurrence, zone)}"
         stored = _stored_override(calendar, occurrence, zone)
         reference = stored if stored is not None else ev.master_of(calendar)
-        if stored is not None and stored is occurrence:
-            continue  # came with the series just written
         if reference is None or (stored is None and _sequence(occurrence) >= _sequence(reference)):
             _put_override(calendar, occurrence, zone)
             applied.append(label)
@@ -183,11 +181,10 @@ def new_object(
     return calendar
 
 
-def _replace_series(
-    calendar: icalendar.Calendar, master: icalendar.cal.Component, occurrences: list[icalendar.cal.Component]
-) -> None:
-    """The new series; the stored overrides it does not carry stay only when they are as recent as it
-    (an organizer's new series supersedes older exceptions: Outlook drops them when the series moves)."""
+def _replace_series(calendar: icalendar.Calendar, master: icalendar.cal.Component) -> None:
+    """The new series; the stored overrides stay only when they are as recent as it (an organizer's
+    new series supersedes older exceptions: Outlook drops them when the series moves). The overrides
+    the message carries are put by the caller, each against this series."""
     sequence = _sequence(master)
     kept = [
         c
@@ -196,11 +193,6 @@ def _replace_series(
     ]
     others = [c for c in calendar.subcomponents if c.name != "VEVENT"]
     calendar.subcomponents = [*others, copy.deepcopy(master), *kept]
-    for occurrence in occurrences:
-        if _sequence(occurrence) >= sequence:
-            calendar.subcomponents = [
-                c for c in calendar.subcomponents if not _same_occurrence(c, occurrence)
-            ] + [copy.deepcopy(occurrence)]
 
 
 def _stored_override(
@@ -218,12 +210,6 @@ def _put_override(calendar: icalendar.Calendar, occurrence: icalendar.cal.Compon
         if not (c.name == "VEVENT" and "RECURRENCE-ID" in c and _key(c, zone) == key)
     ]
     calendar.add_component(copy.deepcopy(occurrence))
-
-
-def _same_occurrence(a: icalendar.cal.Component, b: icalendar.cal.Component) -> bool:
-    if a.name != "VEVENT" or "RECURRENCE-ID" not in a:
-        return False
-    return bool(a["RECURRENCE-ID"].to_ical() == b["RECURRENCE-ID"].to_ical())
 
 
 # --- CANCEL -------------------------------------------------------------------------------------

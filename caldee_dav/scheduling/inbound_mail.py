@@ -115,7 +115,6 @@ class LoggedMessage:
     row: InboundMessage
     calendar_public_id: str
     duplicate: bool = False
-    actions: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- which calendar --------------------------------------------------------------------------
@@ -177,8 +176,7 @@ def receive(
             session.add(row)
             session.flush()
     except IntegrityError:
-        logged = _logged_row(session, calendar.id, key)
-        return LoggedMessage(logged, calendar.public_id, duplicate=True, actions=list(logged.actions or []))
+        return LoggedMessage(_logged_row(session, calendar.id, key), calendar.public_id, duplicate=True)
     if mail.ignored is not None:
         actions = [Action(None, None, itip.IGNORED, mail.ignored)]
     elif not mail.calendars:
@@ -204,7 +202,7 @@ def receive(
         row.outcome,
         row.reason,
     )
-    return LoggedMessage(row, calendar.public_id, actions=row.actions)
+    return LoggedMessage(row, calendar.public_id)
 
 
 def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessage:
@@ -544,7 +542,7 @@ def list_messages(
         )
     query = query.order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc()).limit(limit + 1)
     rows = list(session.scalars(query))
-    views = [LoggedMessage(r, calendar.public_id, actions=list(r.actions or [])) for r in rows[:limit]]
+    views = [LoggedMessage(r, calendar.public_id) for r in rows[:limit]]
     if len(rows) > limit:
         last = rows[limit - 1]
         return views, cursors.encode_cursor(last.received_at, last.id, tag=CURSOR_TAG)
