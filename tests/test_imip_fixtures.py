@@ -16,9 +16,9 @@ import icalendar
 import pytest
 import recurring_ical_events
 
+from caldee_dav.ical.tzids import iana_zone_for
 from inbound.method import itip_method
 from inbound.mime import calendar_parts
-from inbound.zones import iana_zone_for
 from tests.dates import now
 from tests.imip_fixtures import (
     FIXTURE_DIR,
