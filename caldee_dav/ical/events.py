@@ -38,6 +38,7 @@ from caldee_dav.ical.parse import (
     parse_for_reading,
     parse_without_iana_zones,
 )
+from caldee_dav.ical.vtimezones import add_missing_time_zones, calendar_text
 from caldee_dav.zones import zone_named
 
 PRODID = "-//Caledee//Events//EN"
@@ -833,13 +834,13 @@ def add_time_zones(calendar: icalendar.Calendar) -> None:
     """A VTIMEZONE for every TZID in use (RFC 5545 3.6.5), covering the object's years."""
     starts = [c.decoded("DTSTART") for c in _vevents(calendar)]
     first = min((s.date() if isinstance(s, datetime) else s for s in starts), default=date(1970, 1, 1))
-    calendar.add_missing_timezones(
-        first_date=date(max(first.year - 1, 1970), 1, 1), last_date=date(max(first.year + 20, 2038), 1, 1)
+    add_missing_time_zones(
+        calendar, date(max(first.year - 1, 1970), 1, 1), date(max(first.year + 20, 2038), 1, 1)
     )
 
 
 def to_text(calendar: icalendar.Calendar) -> str:
-    return calendar.to_ical().decode()
+    return calendar_text(calendar)
 
 
 def _in_form_of(reference: When, key: RecurrenceKey, zone: ZoneInfo) -> When:

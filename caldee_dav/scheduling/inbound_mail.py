@@ -30,18 +30,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from caldee_dav import ical, store
+from caldee_dav import db, ical, store
 from caldee_dav.calendars import accounts, objects
 from caldee_dav.calendars.objects import Preconditions
 from caldee_dav.config import Settings
 from caldee_dav.errors import CaledeeError, InvalidInput, Problem
 from caldee_dav.ical import itip
-from caldee_dav.ical.parse import as_utc
-from caldee_dav.models import Booking, CalendarObject, Collection, InboundMessage, event_id_for
+from caldee_dav.ical.parse import as_utc, parse_without_iana_zones
+from caldee_dav.models import Booking, CalendarObject, Collection, InboundMessage, event_id_for, new_id
 from caldee_dav.scheduling import (
     booking_calendar,
     bookings,
@@ -158,25 +158,25 @@ def receive(
     logged message returns its row and changes nothing. ``read``: ``read_calendars(mail)``, when the
     caller read them before its transaction."""
     key = message_key(mail)
-    row = InboundMessage(
-        collection_id=calendar.id,
-        message_key=key,
-        message_id=_clip(mail.message_id),
-        received_at=now,
-        via=mail.via,
-        sender=_clip(mail.sender, 320),
-        subject=_clip(mail.subject),
-        uids=[],
-        outcome=itip.IGNORED,
-        actions=[],
-    )
+    logged: dict[str, Any] = {
+        "id": new_id("inm"),
+        "collection_id": calendar.id,
+        "message_key": key,
+        "message_id": _clip(mail.message_id),
+        "received_at": now,
+        "via": mail.via,
+        "sender": _clip(mail.sender, 320),
+        "subject": _clip(mail.subject),
+        "method": None,
+        "uids": [],
+        "outcome": itip.IGNORED,
+        "reason": None,
+        "actions": [],
+    }
     # The row first: a concurrent delivery of the same message waits on it (PostgreSQL) or finds it.
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
+    if not _logged_first(session, logged):
         return LoggedMessage(_logged_row(session, calendar.id, key), calendar.public_id, duplicate=True)
+    read_any = mail.ignored is None and bool(mail.calendars)
     if mail.ignored is not None:
         actions = [Action(None, None, itip.IGNORED, mail.ignored)]
     elif not mail.calendars:
@@ -185,12 +185,15 @@ def receive(
         actions = []
         for read_calendar in read_calendars(mail, settings, now) if read is None else read:
             actions.extend(_apply_calendar(session, settings, calendar, mail, read_calendar, now))
-        row.method = next((p.method for p in mail.calendars if p.method), None)
-    row.uids = list(dict.fromkeys(_clip(a.uid) for a in actions if a.uid))
-    row.outcome = min((a.outcome for a in actions), key=_RANK.__getitem__)
-    row.reason = _clip("; ".join(a.reason for a in actions if a.reason), 4000) or None
-    row.actions = [a.as_json() for a in actions]
-    session.flush()
+    result = {
+        "method": next((p.method for p in mail.calendars if p.method), None) if read_any else None,
+        "uids": list(dict.fromkeys(_clip(a.uid) for a in actions if a.uid)),
+        "outcome": min((a.outcome for a in actions), key=_RANK.__getitem__),
+        "reason": _clip("; ".join(a.reason for a in actions if a.reason), 4000) or None,
+        "actions": [a.as_json() for a in actions],
+    }
+    session.execute(update(InboundMessage).where(InboundMessage.id == logged["id"]).values(**result))
+    row = InboundMessage(**(logged | result))  # as logged (not in the session: read, never changed)
     if mail.ignored is None and mail.calendars and calendar.owner_id is not None:
         resource = (webhook_events.INBOUND_MESSAGE, row.id)
         webhook_events.emit(session, calendar.owner_id, "invite.received", resource, now)
@@ -203,6 +206,16 @@ def receive(
         row.reason,
     )
     return LoggedMessage(row, calendar.public_id)
+
+
+def _logged_first(session: Session, row: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: whether this delivery logged the message first (no
+    savepoint needed to survive the duplicate, as a failed INSERT would need on PostgreSQL)."""
+    dialect_insert = postgresql.insert if db.on_postgresql(session) else sqlite.insert
+    statement = dialect_insert(InboundMessage).values(**row).on_conflict_do_nothing(
+        index_elements=["collection_id", "message_key"]
+    )
+    return session.execute(statement.returning(InboundMessage.id)).first() is not None
 
 
 def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessage:
@@ -258,7 +271,7 @@ def _new_object(
         applied = itip.apply_request(None, incoming, UTC_ZONE, now)
         assert applied.calendar is not None  # a creation always has its object
         _remember_sender(applied.calendar, sender)
-        text = applied.calendar.to_ical().decode()
+        text = ical.events.to_text(applied.calendar)
         return NewObject(applied, objects.prepare_parsed(text, applied.calendar, limits, now))
     except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
         return NewObject(None, None, exc)
@@ -267,7 +280,7 @@ def _new_object(
 def _read_calendar(part: CalendarText, max_components: int) -> ReadCalendar:
     method = (part.method or "PUBLISH").upper()
     try:
-        parsed = ical.parse_calendar(part.text)
+        parsed = ical.parse_calendar(itip.known_zones_by_name(part.text))
         count = len(ical.main_components(parsed))
         if count > max_components:
             reason = f"{count} components; the limit is {max_components}"
@@ -354,7 +367,8 @@ def _apply(
 ) -> itip.Applied:
     sender = (mail.sender or "").strip().lower()
     stored = store.object_by_uid(session, calendar.id, incoming.uid)
-    existing = ical.parse_calendar(stored.text) if stored is not None else None
+    # Its zones are zoneinfo's, known by name: not parsed, added again when it is written.
+    existing = parse_without_iana_zones(stored.text) if stored is not None else None
     if method != "REPLY":
         refusal = _refusal(session, calendar, sender, incoming, existing)
         if refusal is not None:
@@ -395,27 +409,30 @@ def _refusal(
     existing: icalendar.Calendar | None,
 ) -> str | None:
     """Why ``sender`` may not make this change (None: they may)."""
-    owner = accounts.get_user(session, calendar.owner_id) if calendar.owner_id else None
-    owner_email = owner.email.lower() if owner is not None else None
     allowed = calendar.inbound_allowed_senders
     if not sender:
         return "the message has no sender address"
     if existing is None:
         if booking_calendar.booking_id_of(incoming.uid) is not None:
             return f"UID {incoming.uid!r} is a booking's; mail cannot create it"
-        if allowed is None or sender == owner_email or sender_matches(sender, allowed):
+        if allowed is None or sender_matches(sender, allowed) or _is_owner(session, calendar, sender):
             return None
         return f"{sender} may not add events to this calendar (not among its allowed senders)"
     organizers = _organizers(existing)
     if (
         sender in organizers
-        or sender == owner_email
         or (allowed is not None and sender_matches(sender, allowed))
+        or _is_owner(session, calendar, sender)
     ):
         return None
     if not organizers:
         return f"the event has no organizer; {sender} may not change it"
     return f"{sender} is not the organizer ({', '.join(sorted(organizers))}) of this event"
+
+
+def _is_owner(session: Session, calendar: Collection, sender: str) -> bool:
+    owner = accounts.get_user(session, calendar.owner_id) if calendar.owner_id else None
+    return owner is not None and owner.email.lower() == sender
 
 
 def _organizers(calendar: icalendar.Calendar) -> set[str]:
@@ -464,8 +481,11 @@ def _write(
 ) -> None:
     # The components are the parser's (typed values, zones resolved): indexed as they are, not parsed
     # once more from the text they are written as.
+    # The stored zones were left out when it was read (and a REPLY or CANCEL adds none): each TZID in
+    # use gets zoneinfo's VTIMEZONE again.
+    ical.events.add_time_zones(parsed)
     limits = objects.WriteLimits.from_settings(settings)
-    prepared = objects.prepare_parsed(parsed.to_ical().decode(), parsed, limits, now)
+    prepared = objects.prepare_parsed(ical.events.to_text(parsed), parsed, limits, now)
     _put(session, settings, calendar, stored, uid, prepared, now)
 
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, true
+from sqlalchemy import event, insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from caldee_dav import db
 from caldee_dav.models import Webhook, WebhookDelivery, WebhookEvent, new_id
@@ -91,11 +91,39 @@ def rfc3339(moment: datetime) -> str:
 
 
 def subscribed_webhooks(session: Session, owner_id: str, type_: str) -> list[str]:
-    """The ids of the owner's active webhooks subscribed to ``type_`` (one indexed query)."""
-    rows = session.execute(
-        select(Webhook.id, Webhook.triggers).where(Webhook.owner_id == owner_id, Webhook.active == true())
-    ).all()
-    return [ident for ident, triggers in rows if type_ in (triggers or [])]
+    """The ids of the owner's active webhooks subscribed to ``type_``: one indexed query per owner and
+    transaction (a mail applying an invitation emits event.created and invite.received; an import, one
+    event per object), kept in ``Session.info`` until the transaction ends or a webhook is written."""
+    known: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault(ACTIVE_WEBHOOKS, {})
+    if owner_id not in known:
+        query = select(Webhook.id, Webhook.triggers).where(
+            Webhook.owner_id == owner_id, Webhook.active == true()
+        )
+        known[owner_id] = [(ident, list(triggers or [])) for ident, triggers in session.execute(query)]
+    return [ident for ident, triggers in known[owner_id] if type_ in triggers]
+
+
+# Session.info key of the active webhooks read in this transaction, by owner.
+ACTIVE_WEBHOOKS = "caledee.active_webhooks"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_written_webhooks(session: Session, _context: object) -> None:
+    if ACTIVE_WEBHOOKS in session.info and any(
+        isinstance(instance, Webhook) for instance in (*session.new, *session.dirty, *session.deleted)
+    ):
+        del session.info[ACTIVE_WEBHOOKS]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _transaction: object) -> None:
+    session.info.pop(ACTIVE_WEBHOOKS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(ACTIVE_WEBHOOKS, None)
 
 
 def emit(
