@@ -61,11 +61,27 @@ def calendar_parts(
     """Every distinct calendar in the message, in the order they appear.
 
     Raises MessageTooComplex beyond ``max_parts`` parts walked or ``max_decoded_bytes`` decoded."""
+    return calendar_parts_of(
+        parsed_message(message_bytes, max_parts=max_parts),
+        max_parts=max_parts,
+        max_decoded_bytes=max_decoded_bytes,
+    )
+
+
+def parsed_message(message_bytes: bytes, *, max_parts: int = MAX_PARTS) -> Message:
+    """The whole message parsed (headers and every part), or MessageTooComplex when it has more than
+    ``max_parts`` Content-Type headers (see CONTENT_TYPE_HEADER: the parser recurses per level)."""
     if _content_type_headers(message_bytes, max_parts) > max_parts:
         raise MessageTooComplex(f"The message has more than {max_parts} MIME parts.")
     # compat32: the walk reads a few headers of each part; policy.default's header objects cost
     # several milliseconds a message for nothing here.
-    message = BytesParser(policy=policy.compat32).parsebytes(message_bytes)
+    return BytesParser(policy=policy.compat32).parsebytes(message_bytes)
+
+
+def calendar_parts_of(
+    message: Message, *, max_parts: int = MAX_PARTS, max_decoded_bytes: int = MAX_DECODED_BYTES
+) -> list[CalendarPart]:
+    """``calendar_parts`` of a message ``parsed_message`` has parsed."""
     found: list[CalendarPart] = []
     seen: dict[str, int] = {}  # normalized text -> index in found
     budget = max_decoded_bytes

@@ -28,7 +28,13 @@ MAX_HEADER_CHARS = 4000
 
 def read_mail(raw: bytes, via: str) -> ReceivedMail:
     digest = hashlib.sha256(raw).hexdigest()
-    headers = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    # Parsed once, whole: the headers are read from it, then its parts.
+    too_complex: WorkLimitExceeded | None = None
+    try:
+        message: Message | None = mime.parsed_message(raw)
+    except WorkLimitExceeded as exc:
+        message, too_complex = None, exc
+    headers = message if message is not None else _headers_only(raw)
     base = {
         "via": via,
         "digest": digest,
@@ -40,7 +46,9 @@ def read_mail(raw: bytes, via: str) -> ReceivedMail:
     if ignored is not None:
         return ReceivedMail(**base, ignored=ignored)
     try:
-        parts = mime.calendar_parts(raw)
+        if message is None:
+            raise too_complex or WorkLimitExceeded("the message could not be read")
+        parts = mime.calendar_parts_of(message)
     except WorkLimitExceeded as exc:
         return ReceivedMail(**base, ignored=f"not read: {exc}")
     calendars = [CalendarText(part.text, itip_method(part)) for part in parts]
@@ -48,6 +56,11 @@ def read_mail(raw: bytes, via: str) -> ReceivedMail:
     if not calendars and automatic:
         return ReceivedMail(**base, ignored=f"an automatic message (Auto-Submitted: {automatic})")
     return ReceivedMail(**base, calendars=calendars)
+
+
+def _headers_only(raw: bytes) -> Message:
+    """The headers of a message too complex to parse whole (still logged with its sender)."""
+    return BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
 
 
 def sender_address(headers: Message) -> str | None:

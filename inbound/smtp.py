@@ -21,6 +21,8 @@ import os
 import signal
 import ssl
 import threading
+import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,9 @@ MAX_RECIPIENTS = 50
 # RFC 5321 allows 1,000 octets a line; calendar mail often has longer (HTML bodies, unfolded lines from
 # sloppy exporters). Accepted up to this, still bounded, rather than losing the invitation.
 MAX_LINE_BYTES = 100_000
+# How long, and for how many addresses, a calendar address found at RCPT is taken without asking again.
+KNOWN_ADDRESS_SECONDS = 60.0
+KNOWN_ADDRESSES = 10_000
 # Threads applying messages: SQLite takes one writer at a time; PostgreSQL a few are plenty per process.
 WORKERS = 4
 
@@ -49,17 +54,35 @@ class InvitationHandler:
 
     def __init__(self, engine: Engine, settings: Settings, executor: ThreadPoolExecutor) -> None:
         self.engine, self.settings, self.executor = engine, settings, executor
+        # Calendar addresses found at RCPT, and until when they are taken without asking the database:
+        # a sender delivers many messages to one calendar. Only addresses found are remembered (a
+        # calendar made a moment ago must not get a 550, which senders do not retry); one deleted
+        # meanwhile gets "no such calendar" in the DATA reply, as when it goes between RCPT and DATA.
+        self.known_addresses: OrderedDict[str, float] = OrderedDict()
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook names)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
-        known = await self._run(pipeline.known_recipient, self.engine, self.settings, address)
-        if not known:
+        if not await self._known(address):
             return "550 5.1.1 No calendar has this address"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
+
+    async def _known(self, address: str) -> bool:
+        key = address.strip().lower()
+        remembered = self.known_addresses.get(key)
+        if remembered is not None and remembered > time.monotonic():
+            return True
+        if not await self._run(pipeline.known_recipient, self.engine, self.settings, address):
+            self.known_addresses.pop(key, None)
+            return False
+        self.known_addresses[key] = time.monotonic() + KNOWN_ADDRESS_SECONDS
+        self.known_addresses.move_to_end(key)
+        while len(self.known_addresses) > KNOWN_ADDRESSES:
+            self.known_addresses.popitem(last=False)
+        return True
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content or b""

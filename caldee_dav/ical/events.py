@@ -833,7 +833,8 @@ def new_event(uid: str, edit: EventEdit, organizer: Person | None, now: datetime
 def add_time_zones(calendar: icalendar.Calendar) -> None:
     """A VTIMEZONE for every TZID in use (RFC 5545 3.6.5), covering the object's years."""
     starts = [c.decoded("DTSTART") for c in _vevents(calendar)]
-    first = min((s.date() if isinstance(s, datetime) else s for s in starts), default=date(1970, 1, 1))
+    dates = [s.date() if isinstance(s, datetime) else s for s in starts if isinstance(s, date)]
+    first = min(dates, default=date(1970, 1, 1))
     add_missing_time_zones(
         calendar, date(max(first.year - 1, 1970), 1, 1), date(max(first.year + 20, 2038), 1, 1)
     )

@@ -145,10 +145,10 @@ _TIME_PROPERTY_LINE = re.compile(
 
 def normalise_time_zones(calendar: icalendar.Calendar) -> icalendar.Calendar:
     """The message with TZIDs that name a known zone written as IANA names (Outlook's "Pacific Standard
-    Time", libical's /vendor/.../Europe/Paris), floating times put in the zone of X-WR-TIMEZONE when the
-    calendar names one, and the VTIMEZONEs no longer used dropped. TZIDs we cannot map keep their
-    embedded VTIMEZONE, which the parser honours. Returns a fresh parse of the result (``calendar``
-itself when nothing needed changing)."""
+        Time", libical's /vendor/.../Europe/Paris), floating times put in the zone of X-WR-TIMEZONE when the
+        calendar names one, and the VTIMEZONEs no longer used dropped. TZIDs we cannot map keep their
+        embedded VTIMEZONE, which the parser honours. Returns a fresh parse of the result (``calendar``
+    itself when nothing needed changing)."""
     floating_zone = iana_zone_for(str(calendar.get("X-WR-TIMEZONE", "")))
     renamed: set[str] = set()
     changed = False

@@ -46,7 +46,7 @@ def _generated(tzid: str, first_date: date, last_date: date) -> _Generated | Non
             return _kept[key]
     try:
         timezone = icalendar.Timezone.from_tzid(tzid, first_date=first_date, last_date=last_date)
-        generated: _Generated | None = _Generated(timezone, timezone.to_ical().decode())
+        generated: _Generated | None = _Generated(timezone, component_text(timezone))
     except ValueError:  # not a zone zoneinfo knows: left without (as icalendar leaves it)
         generated = None
     with _lock:
@@ -99,15 +99,68 @@ def add_missing_time_zones(calendar: icalendar.Calendar, first_date: date, last_
 
 
 def calendar_text(calendar: icalendar.Calendar) -> str:
-    """``calendar.to_ical()`` as text, with the shared zones written from their kept text."""
-    shared = [_shared_text(c) for c in calendar.subcomponents]
-    if not any(shared):
-        return calendar.to_ical().decode()
+    """What ``calendar.to_ical()`` writes, as text, with the shared zones written from their kept text
+    and long lines folded without icalendar's character-by-character loop (``fold``)."""
     shell = icalendar.Calendar()
     shell.update(calendar)
-    shell.subcomponents = [c for c, text in zip(calendar.subcomponents, shared, strict=True) if not text]
-    head, end_line = shell.to_ical().decode().rsplit("END:VCALENDAR", 1)
-    # The shell writes its own properties, then its components; the shared zones go before those.
-    first_component = head.find("\r\nBEGIN:") + 2 if "\r\nBEGIN:" in head else len(head)
-    zones = "".join(text for text in shared if text)
-    return f"{head[:first_component]}{zones}{head[first_component:]}END:VCALENDAR{end_line}"
+    head = shell.content_lines()  # BEGIN, its properties, END, ""
+    parts = [_joined(head[:-2])]
+    for component in calendar.subcomponents:
+        parts.append(_shared_text(component) or component_text(component))
+    parts.append("END:VCALENDAR\r\n")
+    return "".join(parts)
+
+
+def component_text(component: icalendar.cal.Component) -> str:
+    """``component.to_ical()`` as text."""
+    return _joined(component.content_lines())
+
+
+def _joined(lines: list[str]) -> str:
+    return "".join(f"{fold(line)}\r\n" for line in lines if line)
+
+
+# RFC 5545 3.1: lines longer than 75 octets are folded; icalendar folds before the 75th octet and never
+# right after a backslash or caret (an escape split across lines confuses some clients). Same here.
+FOLD_OCTETS = 74
+_ESCAPES = "\\^"
+
+
+def fold(line: str) -> str:
+    """``line`` folded as icalendar folds it (``Contentline.to_ical``)."""
+    if len(line) <= FOLD_OCTETS and line.isascii():
+        return line
+    if not line.isascii():
+        return _fold_by_octets(line)
+    segments = []
+    position = 0
+    while len(line) - position > FOLD_OCTETS:
+        segment = line[position : position + FOLD_OCTETS]
+        if segment[-1] in _ESCAPES:
+            segment = segment[:-1]
+        segments.append(segment)
+        position += len(segment)
+    segments.append(line[position:])
+    return "\r\n ".join(segments)
+
+
+def _fold_by_octets(line: str) -> str:
+    """``fold`` for text with multi-byte characters: never inside a character."""
+    segments: list[str] = []
+    current: list[str] = []
+    octets = 0
+    for char in line:
+        size = len(char.encode())
+        if current and octets + size > FOLD_OCTETS:
+            if len(current) > 1 and current[-1] in _ESCAPES:
+                carried = current.pop()
+                segments.append("".join(current))
+                current, octets = [carried], len(carried.encode())
+            else:
+                segments.append("".join(current))
+                current, octets = [], 0
+        current.append(char)
+        octets += size
+    if current:
+        segments.append("".join(current))
+    return "\r\n ".join(segments)

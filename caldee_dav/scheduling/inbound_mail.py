@@ -212,8 +212,10 @@ def _logged_first(session: Session, row: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: whether this delivery logged the message first (no
     savepoint needed to survive the duplicate, as a failed INSERT would need on PostgreSQL)."""
     dialect_insert = postgresql.insert if db.on_postgresql(session) else sqlite.insert
-    statement = dialect_insert(InboundMessage).values(**row).on_conflict_do_nothing(
-        index_elements=["collection_id", "message_key"]
+    statement = (
+        dialect_insert(InboundMessage)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["collection_id", "message_key"])
     )
     return session.execute(statement.returning(InboundMessage.id)).first() is not None
 
