@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar.parser.content_line import Contentline
 
-from caldee_dav.ical import itip, vtimezones
 from caldee_dav.ical import events as ev
+from caldee_dav.ical import itip, vtimezones
 from caldee_dav.ical.parse import main_components
 from inbound.reader import read_mail
 from tests import imip_fixtures
