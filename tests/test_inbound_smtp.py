@@ -433,6 +433,33 @@ def test_unknown_recipients_and_oversized_messages_are_refused_in_the_envelope(
         assert code == 552
 
 
+def test_a_new_calendar_takes_mail_at_once_and_a_deleted_one_keeps_none(
+    inbound: InboundServer, api: Api
+) -> None:
+    """The server remembers the calendar addresses it found at RCPT: a calendar made after others got
+    mail is still found at once (an address not found is never remembered: a 550 is not retried), and
+    mail reaching a deleted calendar's remembered address is answered without storing anything."""
+    address = my_calendar(api)["inboundEmail"]
+    made = api.post("/calendars", json={"name": "Later"})
+    assert made.status_code == 201, made.text
+    later = made.json()
+    ics = calendar_text("REQUEST", vevent(f"{uuid.uuid4()}@example.net", monday_at(9)))
+    for to in (address, later["inboundEmail"]):
+        code, reply = send(inbound, message(ics, to=to, method="REQUEST"), to)
+        assert code == 250 and "created" in reply, reply
+    assert api.delete(f"/calendars/{later['id']}").status_code == 204
+    with smtplib.SMTP(inbound.host, inbound.port, timeout=30) as client:
+        client.ehlo()
+        client.mail(ORGANIZER)
+        code, _ = client.rcpt(later["inboundEmail"])
+        if code == 250:  # remembered from the first message: the DATA reply says where it went
+            code, reply = client.data(message(ics, to=later["inboundEmail"], method="REQUEST"))
+            assert code == 250 and "no such calendar" in reply.decode()
+        else:
+            assert code == 550
+    assert api.get(f"/calendars/{later['id']}").status_code == 404
+
+
 def _many_components(address: str) -> bytes:
     """More components than an object may hold (1,000 by default), each one small."""
     start = dates.at(dates.days_ahead(20), 9).strftime("%Y%m%dT%H%M%SZ")
