@@ -176,6 +176,9 @@ def create_calendar(session: Session, owner_id: str, changes: CalendarChanges) -
     if values.get("inbound_allowed_senders") is not None:
         inbound_mail.set_allowed_senders(calendar, values["inbound_allowed_senders"])
     tokens = feed_tokens.issue_calendar_feed_tokens(calendar)
+    # Written now, as the other writers here do: the view shows the row as stored (its updatedAt), not
+    # as it was before the commit's flush stamped it again.
+    session.flush()
     return CalendarView(calendar, tokens)
 
 
