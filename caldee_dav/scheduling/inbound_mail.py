@@ -211,13 +211,20 @@ def receive(
 def _logged_first(session: Session, row: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: whether this delivery logged the message first (no
     savepoint needed to survive the duplicate, as a failed INSERT would need on PostgreSQL)."""
-    dialect_insert = postgresql.insert if db.on_postgresql(session) else sqlite.insert
-    statement = (
-        dialect_insert(InboundMessage)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["collection_id", "message_key"])
+    statement = _LOG_FIRST_POSTGRESQL if db.on_postgresql(session) else _LOG_FIRST_SQLITE
+    return session.connection().execute(statement, row).first() is not None
+
+
+def _log_first_statement(dialect_insert: Any) -> Any:
+    """Built once per dialect (its columns come from the parameters): this runs for every message."""
+    statement = dialect_insert(InboundMessage).on_conflict_do_nothing(
+        index_elements=["collection_id", "message_key"]
     )
-    return session.execute(statement.returning(InboundMessage.id)).first() is not None
+    return statement.returning(InboundMessage.id)
+
+
+_LOG_FIRST_POSTGRESQL = _log_first_statement(postgresql.insert)
+_LOG_FIRST_SQLITE = _log_first_statement(sqlite.insert)
 
 
 def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessage:
