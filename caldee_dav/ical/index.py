@@ -6,13 +6,15 @@ and Radicale's own filter agree."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 import icalendar
 
 from caldee_dav.ical.budget import TooCostly, deadline
-from caldee_dav.ical.expand import ZONE_SLACK, first_instance_from, iter_instance_spans
+from caldee_dav.ical.expand import ZONE_SLACK, Expansion, InstanceTimes, LibraryExpansion, expansion_of
 from caldee_dav.ical.parse import (
     DAY,
     SECOND,
@@ -20,14 +22,15 @@ from caldee_dav.ical.parse import (
     TIMESTAMP_MIN,
     as_utc,
     main_components,
-    start_in_utc,
     validate_object,
 )
 from caldee_dav.ical.rules import UnacceptableRecurrence, check_recurrence_rules
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
+    """One indexed instance (UTC seconds). A named tuple rather than a frozen dataclass: a series makes
+    hundreds, and a frozen dataclass takes twice as long to build (five ``object.__setattr__``)."""
+
     start: int
     end: int
     transparent: bool = False
@@ -92,7 +95,36 @@ def index_object(
 
     Recurrence rules this server does not store (``series_limit``: the most instances a rule may
     promise), and series that take longer than ``time_limit`` seconds to index, raise
-    UnacceptableRecurrence (see ``caldee_dav.ical.rules``)."""
+    UnacceptableRecurrence (see ``caldee_dav.ical.rules``).
+
+    A series of a common shape is expanded by ``caldee_dav.ical.series`` (several times faster), any
+    other by recurring_ical_events; the index is the same either way."""
+    return _index_object(calendar, horizon_end, max_instances, series_limit, time_limit, by_library=False)
+
+
+def index_object_by_library(
+    calendar: icalendar.Calendar,
+    *,
+    horizon_end: int,
+    max_instances: int,
+    series_limit: int | None = None,
+    time_limit: float | None = None,
+) -> ObjectIndex:
+    """``index_object`` as it was before the fast path: every series expanded by recurring_ical_events,
+    every instance's TRANSP and STATUS read from its component. The reference ``index_object`` is
+    compared with (tests/test_index_fast.py, bench/index_series.py)."""
+    return _index_object(calendar, horizon_end, max_instances, series_limit, time_limit, by_library=True)
+
+
+def _index_object(
+    calendar: icalendar.Calendar,
+    horizon_end: int,
+    max_instances: int,
+    series_limit: int | None,
+    time_limit: float | None,
+    *,
+    by_library: bool,
+) -> ObjectIndex:
     uid, component = validate_object(calendar)
     if series_limit is not None:
         check_recurrence_rules(calendar, series_limit, datetime.fromtimestamp(horizon_end, UTC))
@@ -111,8 +143,10 @@ def index_object(
         return index
     try:
         with deadline(time_limit):
-            instances, finished = _expand(calendar, horizon_end, max_instances)
-            first_later = None if instances or finished else _first_start_after(calendar, horizon_end)
+            expansion = LibraryExpansion(calendar) if by_library else expansion_of(calendar)
+            rows = _library_rows if by_library else _InstanceRows()
+            instances, finished = _expand(calendar, horizon_end, max_instances, expansion, rows)
+            first_later = None if instances or finished else _first_start_after(expansion, horizon_end)
     except TooCostly as exc:
         raise UnacceptableRecurrence(f"the recurrence is too costly to expand: {exc}") from exc
     except Exception:  # noqa: BLE001 - a rule the library cannot expand: Radicale will filter it
@@ -160,27 +194,76 @@ def _instance(
     )
 
 
-def _first_start_after(calendar: icalendar.Calendar, horizon_end: int) -> int | None:
-    first = first_instance_from(calendar, datetime.fromtimestamp(horizon_end, UTC))
-    return _timestamp(start_in_utc(first)) if first is not None else None
+class _InstanceRows:
+    """``_instance`` for the instances of one object, a batch at a time: each component's TRANSP and
+    STATUS read once (icalendar's lookups were a sixth of the time of an instance of a weekly series)."""
+
+    def __init__(self) -> None:
+        self._flags: dict[int, tuple[bool, bool]] = {}  # by id(): the object's components outlive us
+
+    def __call__(self, batch: list[InstanceTimes]) -> list[Instance]:
+        if not batch:
+            return []
+        component = batch[0][2]
+        if any(item[2] is not component for item in batch):  # overrides among them: one at a time
+            return [row for item in batch for row in self([item])]
+        transparent, cancelled = self._flags_of(component)
+        floor, ceil = math.floor, math.ceil  # local names: looked up for every instance
+        # As _instance_bounds reads the instance's own component (DTEND always set, never before
+        # DTSTART), from its times.
+        return [
+            Instance(
+                floor(start.timestamp()),
+                ceil((end if end > start else start).timestamp()),
+                transparent,
+                cancelled,
+                not isinstance(dtstart, datetime),
+            )
+            for start, end, _component, dtstart, _dtend, _key in batch
+        ]
+
+    def _flags_of(self, component: icalendar.cal.Component) -> tuple[bool, bool]:
+        flags = self._flags.get(id(component))
+        if flags is None:
+            flags = self._flags[id(component)] = (
+                str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT",
+                str(component.get("STATUS", "")).upper() == "CANCELLED",
+            )
+        return flags
+
+
+def _library_rows(batch: list[InstanceTimes]) -> list[Instance]:
+    """The rows as before ``_InstanceRows``: ``_instance`` for each instance."""
+    return [
+        _instance(component, start, end if end > start else start, dtstart)
+        for start, end, component, dtstart, _dtend, _key in batch
+    ]
+
+
+RowsOf = Callable[[list[InstanceTimes]], list[Instance]]
+
+
+def _first_start_after(expansion: Expansion, horizon_end: int) -> int | None:
+    first = expansion.first_start_from(datetime.fromtimestamp(horizon_end, UTC))
+    return _timestamp(first) if first is not None else None
 
 
 def _expand(
-    calendar: icalendar.Calendar, horizon_end: int, max_instances: int
+    calendar: icalendar.Calendar, horizon_end: int, max_instances: int, expansion: Expansion, rows: RowsOf
 ) -> tuple[list[Instance], bool]:
     """Instances in start order; ``finished`` is False when the horizon or the cap stopped us."""
     instances: list[Instance] = []
     horizon = datetime.fromtimestamp(horizon_end, UTC)
     starts = [as_utc(c.decoded("DTSTART")) for c in main_components(calendar) if "DTSTART" in c]
-    for span in iter_instance_spans(calendar, min(starts) - ZONE_SLACK, horizon):
-        if len(instances) >= max_instances:
+    for batch in expansion.instance_times(min(starts) - ZONE_SLACK, horizon):
+        room = max_instances - len(instances)
+        # One more instance than the cap holds: stopped by the cap.
+        if len(batch) > room:
+            instances += rows(batch[:room])
             return instances, False
-        # As _instance_bounds reads the instance's own component (DTEND always set, never before
-        # DTSTART), from its times.
-        start = as_utc(span.start)
-        instances.append(_instance(span.component, start, max(as_utc(span.end), start), span.start))
+        instances += rows(batch)
     masters = [c for c in main_components(calendar) if "RECURRENCE-ID" not in c]
     if any(_is_unbounded(m) for m in masters):
         return instances, False
     # Whether anything starts after the horizon (a bounded rule may run for centuries).
-    return instances, first_instance_from(calendar, horizon) is None
+    return instances, expansion.first_start_from(horizon) is None
