@@ -27,11 +27,10 @@ import icalendar
 from caldee_dav.ical import events as ev
 from caldee_dav.ical.parse import main_components
 from caldee_dav.ical.tzids import iana_zone_for
+from caldee_dav.ical.vtimezones import TIME_PROPERTIES
 
 PRODID = "-//Caledee//Inbound//EN"
 APPLIED_METHODS = ("REQUEST", "PUBLISH", "CANCEL", "REPLY")
-# Properties whose values may carry a TZID (RFC 5545 3.2.19) in an event.
-TIME_PROPERTIES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE")
 CREATED, UPDATED, CANCELLED, REPLIED, IGNORED, REJECTED = (
     "created",
     "updated",

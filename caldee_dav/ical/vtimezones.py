@@ -22,7 +22,7 @@ import icalendar
 # Zones x first years kept; a server sees a few dozen zones, and objects start in a few years.
 CACHED_ZONES = 1024
 # The properties of a component whose values carry a TZID parameter (RFC 5545 3.2.19).
-_TIME_PROPERTIES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE")
+TIME_PROPERTIES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def used_tzids(calendar: icalendar.Calendar) -> set[str]:
     for component in calendar.walk():
         if component.name in ("VTIMEZONE", "STANDARD", "DAYLIGHT"):
             continue
-        for name in _TIME_PROPERTIES:
+        for name in TIME_PROPERTIES:
             values = component.get(name)
             for value in values if isinstance(values, list) else [values]:
                 tzid = getattr(value, "params", {}).get("TZID") if value is not None else None
