@@ -8,7 +8,7 @@ tests/imip_fixtures.py: per event a first invitation (Google weekly series, Outl
 Windows zone, iCloud, Thunderbird, Zoom, Fastmail all-day), and for some an update of the series, a
 one-occurrence cancel or a whole cancel, each a separate message sent after the invitation it changes.
 ``--clients`` SMTP connections send at once (each message: MAIL, RCPT, DATA on a kept connection) to
-``--workers`` server processes (``caledee inbound --workers``, default one per CPU);
+``--workers`` server processes (``caledee inbound --workers``, default one more than the CPUs);
 the server answers DATA once the message is applied, so a message counted is a message stored.
 
 Baseline in the same run: the same messages, the same clients, to aiosmtpd's own Sink handler (a
@@ -200,7 +200,8 @@ def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) ->
 
     port = free_port()
     caledee = start(
-        [sys.executable, "-m", "caldee_dav.cli", "inbound", "--port", str(port)],
+        [sys.executable, "-m", "caldee_dav.cli", "inbound", "--port", str(port)]
+        + ["--workers", str(args.workers)],
         env,
         port,
         workdir / f"{name}.log",
@@ -242,7 +243,13 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--calendars", type=int, default=1, help="calendars the messages are addressed to")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="inbound server processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="inbound server processes (default: one more than the CPUs, so that a process waiting for"
+        " the database does not leave a core idle)",
+    )
     parser.add_argument("--postgres", help="also run on this PostgreSQL database (its schema is dropped)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-inbound-"))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import select
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -12,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
@@ -112,11 +120,92 @@ def write_unit(engine: Engine) -> Iterator[Session]:
 
     On SQLite the transaction starts with BEGIN IMMEDIATE, which serializes writers across processes.
     """
-    bind = engine
-    if not on_postgresql(engine):
-        bind = engine.execution_options(sqlite_begin="IMMEDIATE")  # type: ignore[assignment]
-    with Session(bind, expire_on_commit=False) as session, session.begin():
-        yield session
+    if on_postgresql(engine):
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+        return
+    writers = _sqlite_writers(engine)
+    with (
+        writers.turn(SQLITE_BUSY_TIMEOUT_MS / 1000),
+        Session(writers.immediate, expire_on_commit=False) as session,
+    ):
+        with session.begin():
+            yield session
+
+
+class _WriterQueue:
+    """Where a process's SQLite writers wait for their turn: a thread lock for this process's threads
+    and a file lock beside the database for other processes.
+
+    SQLite's own busy handler, which is what a writer waiting on BEGIN IMMEDIATE gets, sleeps 1, 2,
+    5, 10 ... up to 100 ms between tries, so the database sits idle after a commit until the next
+    writer wakes. A thread waiting on a lock starts the moment the last writer releases it; the file
+    lock is polled every half millisecond. Both are courtesies: a writer that has waited the busy
+    timeout for them goes on to BEGIN IMMEDIATE regardless, which is what keeps writes correct.
+    """
+
+    POLL_SECONDS = 0.0005
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database or ""
+        self.path = database + "-writer.lock" if database and database != ":memory:" else None
+        # The engine whose transactions begin IMMEDIATE (built once: an option engine per unit is work).
+        self.immediate = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.made_in = os.getpid()
+        self.thread_lock = threading.Lock()
+        self.file: Any = None
+
+    @contextmanager
+    def turn(self, timeout: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout
+        held = self.thread_lock.acquire(timeout=timeout)
+        try:
+            locked = held and self._lock_file(deadline)
+            try:
+                yield
+            finally:
+                if locked:
+                    fcntl.flock(self.file, fcntl.LOCK_UN)
+        finally:
+            if held:
+                self.thread_lock.release()
+
+    def _lock_file(self, deadline: float) -> bool:
+        if self.path is None:
+            return False
+        if self.file is None:
+            try:
+                self.file = open(self.path, "a+b")  # noqa: SIM115 (kept while the engine lives)
+                weakref.finalize(self, self.file.close)
+            except OSError:
+                log.warning(
+                    "no writer lock file at %s; SQLite's busy handler alone queues writers", self.path
+                )
+                self.path = None
+                return False
+        while True:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(self.POLL_SECONDS)
+
+
+def _sqlite_writers(engine: Engine) -> _WriterQueue:
+    """The engine's writer queue, kept on the engine: one per engine and process (a forked child does
+    not inherit its parent's locks, held or not)."""
+    queue = engine.__dict__.get("_caledee_writers")
+    if queue is None or queue.made_in != os.getpid():
+        with _QUEUES_MADE:
+            queue = engine.__dict__.get("_caledee_writers")
+            if queue is None or queue.made_in != os.getpid():
+                queue = engine.__dict__["_caledee_writers"] = _WriterQueue(engine)
+    return queue
+
+
+_QUEUES_MADE = threading.Lock()
 
 
 def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING
 from caldee_dav import clock, db
 from caldee_dav.config import Settings
 from caldee_dav.scheduling import inbound_mail
-from caldee_dav.scheduling.inbound_mail import LoggedMessage, ReceivedMail
+from caldee_dav.scheduling.inbound_mail import LoggedMessage, ReadCalendar, ReceivedMail
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from caldee_dav.models import Collection
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,19 @@ def deliver_to_addresses(
     engine: Engine, settings: Settings, mail: ReceivedMail, addresses: Sequence[str]
 ) -> list[Delivery]:
     deliveries = []
-    # Parsing and preparing need no transaction: done before one opens.
+    # Parsing needs no transaction: done before one opens.
     read = inbound_mail.read_calendars(mail, settings, clock.now())
     for address in dict.fromkeys(a.lower() for a in addresses):
+        worked = read
+        if _work_ahead(engine):
+            with db.read_unit(engine) as session:
+                calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
+                worked = _worked_ahead(session, settings, calendar, mail, read)
         with db.write_unit(engine) as session:
             calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
             logged = None
             if calendar is not None:
-                logged = inbound_mail.receive(session, settings, calendar, mail, clock.now(), read)
+                logged = inbound_mail.receive(session, settings, calendar, mail, clock.now(), worked)
             deliveries.append(Delivery(address, logged))
     return deliveries
 
@@ -52,9 +60,35 @@ def deliver_to_token(
     engine: Engine, settings: Settings, mail: ReceivedMail, token: str
 ) -> LoggedMessage | None:
     """Apply ``mail`` to the calendar whose inbound URL has ``token``; None when none has."""
-    read = inbound_mail.read_calendars(mail, settings, clock.now())
+    read = worked = inbound_mail.read_calendars(mail, settings, clock.now())
+    if _work_ahead(engine):
+        with db.read_unit(engine) as session:
+            calendar = inbound_mail.calendar_for_token(session, token)
+            worked = _worked_ahead(session, settings, calendar, mail, read)
     with db.write_unit(engine) as session:
         calendar = inbound_mail.calendar_for_token(session, token)
         if calendar is None:
             return None
-        return inbound_mail.receive(session, settings, calendar, mail, clock.now(), read)
+        return inbound_mail.receive(session, settings, calendar, mail, clock.now(), worked)
+
+
+def _work_ahead(engine: Engine) -> bool:
+    """Whether to work the changes out before the write transaction. On SQLite, yes: the transaction
+    holds the whole database's one write lock from its first statement. On PostgreSQL, no: it locks
+    only the rows it writes, when it writes them (a calendar's, at the end), so working the changes
+    out inside it holds nobody up, and a read-only unit of their own would cost its round trips."""
+    return not db.on_postgresql(engine)
+
+
+def _worked_ahead(
+    session: Session,
+    settings: Settings,
+    calendar: Collection | None,
+    mail: ReceivedMail,
+    read: list[ReadCalendar],
+) -> list[ReadCalendar]:
+    """The changes worked out against what the calendar holds now, in a read-only unit: the write
+    transaction then only checks that nothing changed meanwhile, and writes."""
+    if calendar is None:
+        return read
+    return inbound_mail.work_ahead(session, settings, calendar, mail, read, clock.now())

@@ -4,7 +4,7 @@ Refused while the client is still sending the envelope, so nothing is stored for
 that is no calendar's address (550 at RCPT), more recipients than one message may have (452), a
 message over ``inbound_max_message_bytes`` (552, announced in EHLO SIZE; aiosmtpd counts as it reads).
 Everything else is applied before the server answers the DATA command: a client whose message got 250
-finds the event in the calendar. The work (parsing, the database) runs in a small thread pool, so the
+finds the event in the calendar. The work (parsing, the database) runs in a worker thread, so the
 event loop keeps serving other connections; a message that cannot be processed for a reason of ours
 (the database down) gets 451, a temporary failure the sending server retries.
 
@@ -45,8 +45,12 @@ MAX_LINE_BYTES = 100_000
 # How long, and for how many addresses, a calendar address found at RCPT is taken without asking again.
 KNOWN_ADDRESS_SECONDS = 60.0
 KNOWN_ADDRESSES = 10_000
-# Threads applying messages: SQLite takes one writer at a time; PostgreSQL a few are plenty per process.
-WORKERS = 4
+# Threads applying messages, per process: one. The work is Python holding the GIL, so a second thread
+# only takes turns with the first, and while it parses, the first (holding the database's write lock or
+# a calendar's row lock) waits for the GIL: every writer waits longer. bench/inbound.py measured 1.3x
+# more messages a second with one thread in each of three processes than with four in each of two.
+# More cores: more processes (``--workers``).
+WORKERS = 1
 
 
 class InvitationHandler:

@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -192,7 +192,7 @@ def receive(
         "reason": _clip("; ".join(a.reason for a in actions if a.reason), 4000) or None,
         "actions": [a.as_json() for a in actions],
     }
-    session.execute(update(InboundMessage).where(InboundMessage.id == logged["id"]).values(**result))
+    session.connection().execute(_LOG_OUTCOME, {"row_id": logged["id"], **result})
     row = InboundMessage(**(logged | result))  # as logged (not in the session: read, never changed)
     if mail.ignored is None and mail.calendars and calendar.owner_id is not None:
         resource = (webhook_events.INBOUND_MESSAGE, row.id)
@@ -225,6 +225,9 @@ def _log_first_statement(dialect_insert: Any) -> Any:
 
 _LOG_FIRST_POSTGRESQL = _log_first_statement(postgresql.insert)
 _LOG_FIRST_SQLITE = _log_first_statement(sqlite.insert)
+# The row's outcome, once the message is applied: the columns set are the parameters' (method, uids,
+# outcome, reason, actions), typed by their columns.
+_LOG_OUTCOME = InboundMessage.__table__.update().where(InboundMessage.__table__.c.id == bindparam("row_id"))
 
 
 def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessage:
@@ -237,53 +240,116 @@ def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessag
 @dataclass(frozen=True)
 class ReadCalendar:
     """One calendar of a message, parsed and its time zones normalised: the work that needs no
-    transaction, done before one opens (SQLite has one writer at a time). ``problem``: why none of
-    it is applied (not iCalendar, too many components, no event, a method that is not applied)."""
+    transaction, done before one opens. ``problem``: why none of it is applied (not iCalendar, too
+    many components, no event, a method that is not applied). ``ahead``: its events' changes worked
+    out against one calendar (``work_ahead``)."""
 
     method: str
     events: tuple[itip.Incoming, ...] = ()
     problems: tuple[Action, ...] = ()
-    # Each event as stored if the calendar does not hold its UID yet (the common case), prepared
-    # (built, indexed) here, so that a new event costs its transaction only the writes.
-    new_objects: Mapping[str, NewObject] = field(default_factory=dict)
+    ahead: Mapping[str, WorkedAhead] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class NewObject:
-    """A REQUEST or PUBLISH of an event the calendar does not hold: what would be stored, or why it
-    cannot be (raised when it is applied)."""
+class WorkedAhead:
+    """A REQUEST, PUBLISH or CANCEL of one event worked out before the write transaction, against the
+    object the calendar held then (``etag``; None: none). The transaction takes it when it finds the
+    same object and the same calendar zone, and works the change out again otherwise.
 
+    On SQLite one writer at a time holds the database: a series update parsed, merged, written out
+    and indexed here holds no other writer up meanwhile. ``organizers``: of the stored object, for the
+    trust check (None: none stored). ``error``: why it cannot be stored (raised when it is applied)."""
+
+    etag: str | None
+    zone: ZoneInfo | None
+    organizers: frozenset[str] | None
     applied: itip.Applied | None
-    prepared: objects.PreparedObject | None
+    prepared: objects.PreparedObject | None = None
     error: Exception | None = None
+
+
+AHEAD_METHODS = ("REQUEST", "PUBLISH", "CANCEL")
 
 
 def read_calendars(mail: ReceivedMail, settings: Settings, now: datetime) -> list[ReadCalendar]:
     """The message's calendars, read (none when the message is not to be applied)."""
     if mail.ignored is not None:
         return []
-    read = [_read_calendar(part, settings.max_components_per_object) for part in mail.calendars]
+    return [_read_calendar(part, settings.max_components_per_object) for part in mail.calendars]
+
+
+def work_ahead(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    mail: ReceivedMail,
+    read: Sequence[ReadCalendar],
+    now: datetime,
+) -> list[ReadCalendar]:
+    """``read`` with each event's change worked out against what ``calendar`` holds now (a read, in
+    the caller's read-only unit, before its write transaction): built, written out and indexed."""
+    uids = {e.uid for r in read if r.method in AHEAD_METHODS for e in r.events}
+    if not uids:
+        return list(read)
+    stored = store.objects_by_uids(session, calendar.id, uids)
     limits = objects.WriteLimits.from_settings(settings)
     sender = (mail.sender or "").strip().lower()
-    return [
-        replace(r, new_objects={e.uid: _new_object(e, sender, limits, now) for e in r.events})
-        if r.method in ("REQUEST", "PUBLISH")
-        else r
-        for r in read
-    ]
+    zone: ZoneInfo | None = None
+    worked = []
+    for r in read:
+        if r.method not in AHEAD_METHODS:
+            worked.append(r)
+            continue
+        ahead = {}
+        for event in r.events:
+            obj = stored.get(event.uid)
+            if obj is not None and zone is None:
+                zone = calendar_events.calendar_zone(session, calendar)
+            ahead[event.uid] = _worked_out(r.method, event, obj, zone, sender, limits, now)
+        worked.append(replace(r, ahead=ahead))
+    return worked
 
 
-def _new_object(
-    incoming: itip.Incoming, sender: str, limits: objects.WriteLimits, now: datetime
-) -> NewObject:
+def _worked_out(
+    method: str,
+    incoming: itip.Incoming,
+    stored: CalendarObject | None,
+    zone: ZoneInfo | None,
+    sender: str,
+    limits: objects.WriteLimits,
+    now: datetime,
+) -> WorkedAhead:
+    """REQUEST, PUBLISH or CANCEL of ``incoming`` against ``stored`` (None: the calendar does not hold
+    its UID), merged in ``zone`` (the calendar's; None for a creation, which reads no zone)."""
+    etag = stored.etag if stored is not None else None
+    # A stored event that cannot be read has no organizer anyone can match: only the owner and the
+    # allowed senders get as far as its error.
+    organizers = frozenset[str]() if stored is not None else None
     try:
-        applied = itip.apply_request(None, incoming, UTC_ZONE, now)
-        assert applied.calendar is not None  # a creation always has its object
+        # The stored zones are zoneinfo's, known by name: not parsed, added again when it is written.
+        existing = parse_without_iana_zones(stored.text) if stored is not None else None
+        if existing is not None:
+            organizers = frozenset(_organizers(existing))
+        in_zone = zone or UTC_ZONE
+        if method == "CANCEL":
+            applied = itip.apply_cancel(existing, incoming, in_zone, now)
+        else:
+            applied = itip.apply_request(existing, incoming, in_zone, now)
+        if applied.calendar is None:
+            return WorkedAhead(etag, zone, organizers, applied)
         _remember_sender(applied.calendar, sender)
+        if existing is not None:
+            # The stored zones were left out when it was read (and a CANCEL adds none): each TZID in
+            # use gets zoneinfo's VTIMEZONE again. A creation has its zones from the message.
+            ical.events.add_time_zones(applied.calendar)
         text = ical.events.to_text(applied.calendar)
-        return NewObject(applied, objects.prepare_parsed(text, applied.calendar, limits, now))
+        # The components are the parser's (typed values, zones resolved): indexed as they are, not
+        # parsed once more from the text they are written as.
+        return WorkedAhead(
+            etag, zone, organizers, applied, objects.prepare_parsed(text, applied.calendar, limits, now)
+        )
     except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
-        return NewObject(None, None, exc)
+        return WorkedAhead(etag, zone, organizers, None, error=exc)
 
 
 def _read_calendar(part: CalendarText, max_components: int) -> ReadCalendar:
@@ -337,9 +403,7 @@ def _apply_calendar(
     if read.problems:
         return list(read.problems)
     return [
-        _apply_event(
-            session, settings, calendar, mail, read.method, event, read.new_objects.get(event.uid), now
-        )
+        _apply_event(session, settings, calendar, mail, read.method, event, read.ahead.get(event.uid), now)
         for event in read.events
     ]
 
@@ -351,14 +415,14 @@ def _apply_event(
     mail: ReceivedMail,
     method: str,
     incoming: itip.Incoming,
-    new_object: NewObject | None,
+    ahead: WorkedAhead | None,
     now: datetime,
 ) -> Action:
     recurrence_ids = [str(c["RECURRENCE-ID"].to_ical().decode()) for c in incoming.occurrences]
     recurrence_id = ",".join(recurrence_ids) or None
     try:
         with session.begin_nested():
-            applied = _apply(session, settings, calendar, mail, method, incoming, new_object, now)
+            applied = _apply(session, settings, calendar, mail, method, incoming, ahead, now)
     except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
         return Action(incoming.uid, recurrence_id, itip.REJECTED, _reason(exc))
     return Action(incoming.uid, recurrence_id, applied.outcome, applied.reason)
@@ -371,42 +435,58 @@ def _apply(
     mail: ReceivedMail,
     method: str,
     incoming: itip.Incoming,
-    new_object: NewObject | None,
+    ahead: WorkedAhead | None,
     now: datetime,
 ) -> itip.Applied:
     sender = (mail.sender or "").strip().lower()
     stored = store.object_by_uid(session, calendar.id, incoming.uid)
-    # Its zones are zoneinfo's, known by name: not parsed, added again when it is written.
-    existing = parse_without_iana_zones(stored.text) if stored is not None else None
-    if method != "REPLY":
-        refusal = _refusal(session, calendar, sender, incoming, existing)
-        if refusal is not None:
-            return itip.Applied(itip.REJECTED, refusal)
-    if existing is None and new_object is not None:
-        if new_object.error is not None:
-            raise new_object.error
-        assert new_object.applied is not None and new_object.prepared is not None
-        _put(session, settings, calendar, None, incoming.uid, new_object.prepared, now)
-        return new_object.applied
-    zone = calendar_events.calendar_zone(session, calendar)
     if method == "REPLY":
-        applied = itip.apply_reply(existing, incoming, sender, zone, now)
-    else:
-        if method == "CANCEL":
-            applied = itip.apply_cancel(existing, incoming, zone, now)
-        else:
-            applied = itip.apply_request(existing, incoming, zone, now)
-    if applied.calendar is not None:
-        if method != "REPLY":
-            _remember_sender(applied.calendar, sender)
-        if applied.answers and _record_booking_answers(
-            session, settings, calendar, incoming.uid, applied, now
-        ):
-            return applied
-        _write(session, settings, calendar, stored, incoming.uid, applied.calendar, now)
-        if method == "REPLY" and calendar.owner_id is not None:  # an attendee answered the owner's event
-            resource = webhook_events.event_resource(calendar.public_id, event_id_for(incoming.uid))
-            webhook_events.emit(session, calendar.owner_id, "event.responded", resource, now)
+        return _apply_reply(session, settings, calendar, incoming, stored, sender, now)
+    if ahead is None or not _still_current(session, calendar, stored, ahead):
+        zone = calendar_events.calendar_zone(session, calendar) if stored is not None else None
+        limits = objects.WriteLimits.from_settings(settings)
+        ahead = _worked_out(method, incoming, stored, zone, sender, limits, now)
+    refusal = _refusal(session, calendar, sender, incoming, ahead.organizers)
+    if refusal is not None:
+        return itip.Applied(itip.REJECTED, refusal)
+    if ahead.error is not None:
+        raise ahead.error
+    assert ahead.applied is not None
+    if ahead.prepared is not None:
+        _put(session, settings, calendar, stored, incoming.uid, ahead.prepared, now)
+    return ahead.applied
+
+
+def _still_current(
+    session: Session, calendar: Collection, stored: CalendarObject | None, ahead: WorkedAhead
+) -> bool:
+    """Whether ``ahead`` was worked out against the object the transaction finds (and, for a change
+    of a stored event, in the zone the calendar has now)."""
+    if stored is None:
+        return ahead.etag is None
+    return ahead.etag == stored.etag and ahead.zone == calendar_events.calendar_zone(session, calendar)
+
+
+def _apply_reply(
+    session: Session,
+    settings: Settings,
+    calendar: Collection,
+    incoming: itip.Incoming,
+    stored: CalendarObject | None,
+    sender: str,
+    now: datetime,
+) -> itip.Applied:
+    existing = parse_without_iana_zones(stored.text) if stored is not None else None
+    zone = calendar_events.calendar_zone(session, calendar)
+    applied = itip.apply_reply(existing, incoming, sender, zone, now)
+    if applied.calendar is None:
+        return applied
+    if applied.answers and _record_booking_answers(session, settings, calendar, incoming.uid, applied, now):
+        return applied
+    _write(session, settings, calendar, stored, incoming.uid, applied.calendar, now)
+    if calendar.owner_id is not None:  # an attendee answered the owner's event
+        resource = webhook_events.event_resource(calendar.public_id, event_id_for(incoming.uid))
+        webhook_events.emit(session, calendar.owner_id, "event.responded", resource, now)
     return applied
 
 
@@ -415,19 +495,19 @@ def _refusal(
     calendar: Collection,
     sender: str,
     incoming: itip.Incoming,
-    existing: icalendar.Calendar | None,
+    organizers: frozenset[str] | None,
 ) -> str | None:
-    """Why ``sender`` may not make this change (None: they may)."""
+    """Why ``sender`` may not make this change (None: they may). ``organizers``: the stored event's
+    (None: the calendar does not hold it)."""
     allowed = calendar.inbound_allowed_senders
     if not sender:
         return "the message has no sender address"
-    if existing is None:
+    if organizers is None:
         if booking_calendar.booking_id_of(incoming.uid) is not None:
             return f"UID {incoming.uid!r} is a booking's; mail cannot create it"
         if allowed is None or sender_matches(sender, allowed) or _is_owner(session, calendar, sender):
             return None
         return f"{sender} may not add events to this calendar (not among its allowed senders)"
-    organizers = _organizers(existing)
     if (
         sender in organizers
         or (allowed is not None and sender_matches(sender, allowed))

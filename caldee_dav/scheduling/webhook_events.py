@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select, true
+from sqlalchemy import bindparam, event, insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -96,12 +96,15 @@ def subscribed_webhooks(session: Session, owner_id: str, type_: str) -> list[str
     event per object), kept in ``Session.info`` until the transaction ends or a webhook is written."""
     known: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault(ACTIVE_WEBHOOKS, {})
     if owner_id not in known:
-        query = select(Webhook.id, Webhook.triggers).where(
-            Webhook.owner_id == owner_id, Webhook.active == true()
-        )
-        known[owner_id] = [(ident, list(triggers or [])) for ident, triggers in session.execute(query)]
+        rows = session.execute(_ACTIVE_WEBHOOKS_OF_OWNER, {"owner_id": owner_id})
+        known[owner_id] = [(ident, list(triggers or [])) for ident, triggers in rows]
     return [ident for ident, triggers in known[owner_id] if type_ in triggers]
 
+
+# Built once (it runs in every transaction that writes an event): the active webhooks of an owner.
+_ACTIVE_WEBHOOKS_OF_OWNER = select(Webhook.id, Webhook.triggers).where(
+    Webhook.owner_id == bindparam("owner_id"), Webhook.active == true()
+)
 
 # Session.info key of the active webhooks read in this transaction, by owner.
 ACTIVE_WEBHOOKS = "caledee.active_webhooks"

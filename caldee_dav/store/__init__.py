@@ -41,6 +41,7 @@ from caldee_dav.store.objects import (
     get_objects,
     object_by_uid,
     objects_at_href_or_uid,
+    objects_by_uids,
     uids_ending_with,
 )
 from caldee_dav.store.ranges import (
@@ -89,6 +90,7 @@ __all__ = [
     "lock_collection_for_write",
     "object_by_event_id",
     "object_by_uid",
+    "objects_by_uids",
     "uids_ending_with",
     "objects_at_href_or_uid",
     "objects_by_id",

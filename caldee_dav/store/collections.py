@@ -68,14 +68,22 @@ def calendar_spans(session: Session, owner_id: str, among: Iterable[int] | None 
 def calendar_by_public_id(session: Session, public_id: str) -> Collection | None:
     """The calendar (a collection tagged VCALENDAR) whose REST id is ``public_id``; the caller checks
     whose it is."""
-    query = select(Collection).where(Collection.public_id == public_id, Collection.tag == "VCALENDAR")
-    return session.scalars(query).one_or_none()
+    return session.scalars(_CALENDAR_BY_PUBLIC_ID, {"public_id": public_id}).one_or_none()
 
 
 def calendar_by_inbound_token(session: Session, token: str) -> Collection | None:
     """The calendar whose inbound URL carries ``token``."""
-    query = select(Collection).where(Collection.inbound_token == token, Collection.tag == "VCALENDAR")
-    return session.scalars(query).one_or_none()
+    return session.scalars(_CALENDAR_BY_INBOUND_TOKEN, {"token": token}).one_or_none()
+
+
+# Built once, with named parameters: every message mailed in looks its calendar up, and building a
+# statement (its clauses, then its cache key to find the compiled form) costs more than SQLite's lookup.
+_CALENDAR_BY_PUBLIC_ID = select(Collection).where(
+    Collection.public_id == bindparam("public_id"), Collection.tag == "VCALENDAR"
+)
+_CALENDAR_BY_INBOUND_TOKEN = select(Collection).where(
+    Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR"
+)
 
 
 def calendars_of_owner(session: Session, owner_id: str) -> list[Collection]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -91,9 +91,21 @@ _HEADS_AT_HREF_OR_UID = _heads_at_href_or_uid()
 
 
 def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObject | None:
-    return session.scalars(
-        select(CalendarObject).where(CalendarObject.collection_id == collection_id, CalendarObject.uid == uid)
-    ).first()
+    return session.scalars(_OBJECT_BY_UID, {"collection_id": collection_id, "uid": uid}).first()
+
+
+def objects_by_uids(session: Session, collection_id: int, uids: Collection[str]) -> dict[str, CalendarObject]:
+    """The calendar's objects with any of ``uids``, by UID."""
+    query = select(CalendarObject).where(
+        CalendarObject.collection_id == collection_id, CalendarObject.uid.in_(uids)
+    )
+    return {obj.uid: obj for obj in session.scalars(query)}
+
+
+# Built once: every event mailed in is looked up by UID.
+_OBJECT_BY_UID = select(CalendarObject).where(
+    CalendarObject.collection_id == bindparam("collection_id"), CalendarObject.uid == bindparam("uid")
+)
 
 
 def uids_ending_with(session: Session, collection_id: int, suffix: str) -> list[str]:
