@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
-    from caldee_dav.models import Collection
+    from caldee_dav.store import CalendarHead
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def deliver_to_addresses(
         worked = read
         if _work_ahead(engine):
             with db.read_unit(engine) as session:
-                calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
-                worked = _worked_ahead(session, settings, calendar, mail, read)
+                head = inbound_mail.calendar_head_for_address(session, address, settings.mail_domain)
+                worked = _worked_ahead(session, settings, head, mail, read)
         with db.write_unit(engine) as session:
             calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
             logged = None
@@ -63,8 +63,8 @@ def deliver_to_token(
     read = worked = inbound_mail.read_calendars(mail, settings, clock.now())
     if _work_ahead(engine):
         with db.read_unit(engine) as session:
-            calendar = inbound_mail.calendar_for_token(session, token)
-            worked = _worked_ahead(session, settings, calendar, mail, read)
+            head = inbound_mail.calendar_head_for_token(session, token)
+            worked = _worked_ahead(session, settings, head, mail, read)
     with db.write_unit(engine) as session:
         calendar = inbound_mail.calendar_for_token(session, token)
         if calendar is None:
@@ -83,7 +83,7 @@ def _work_ahead(engine: Engine) -> bool:
 def _worked_ahead(
     session: Session,
     settings: Settings,
-    calendar: Collection | None,
+    calendar: CalendarHead | None,
     mail: ReceivedMail,
     read: list[ReadCalendar],
 ) -> list[ReadCalendar]:

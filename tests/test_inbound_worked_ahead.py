@@ -72,9 +72,9 @@ def test_an_update_worked_out_ahead_is_redone_when_the_event_changed_meanwhile(
     update = _mail("google_series_update", calendar_address, uid)
     read = inbound_mail.read_calendars(update, settings, clock.now())
     with db.read_unit(engine) as session:
-        calendar = inbound_mail.calendar_for_address(session, calendar_address, "localhost")
-        assert calendar is not None
-        worked = inbound_mail.work_ahead(session, settings, calendar, update, read, clock.now())
+        head = inbound_mail.calendar_head_for_address(session, calendar_address, "localhost")
+        assert head is not None
+        worked = inbound_mail.work_ahead(session, settings, head, update, read, clock.now())
     assert worked[0].ahead[uid].applied is not None and worked[0].ahead[uid].applied.outcome == "updated"
 
     if overtaken:  # ... then the organizer cancels the series (SEQUENCE 2) before the update is written

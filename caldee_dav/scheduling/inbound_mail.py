@@ -122,19 +122,36 @@ class LoggedMessage:
 
 def calendar_for_address(session: Session, address: str, mail_domain: str) -> Collection | None:
     """The calendar whose inbound address is ``address`` (``cal-<id>@<mail_domain>``, any case)."""
+    public_id = _public_id_of_address(address, mail_domain)
+    return store.calendar_by_public_id(session, public_id) if public_id is not None else None
+
+
+def calendar_for_token(session: Session, token: str) -> Collection | None:
+    return store.calendar_by_inbound_token(session, token) if _token_ok(token) else None
+
+
+def calendar_head_for_address(session: Session, address: str, mail_domain: str) -> store.CalendarHead | None:
+    """``calendar_for_address``'s calendar, as ``work_ahead`` needs it (a lighter read)."""
+    public_id = _public_id_of_address(address, mail_domain)
+    return store.calendar_head_by_public_id(session, public_id) if public_id is not None else None
+
+
+def calendar_head_for_token(session: Session, token: str) -> store.CalendarHead | None:
+    return store.calendar_head_by_inbound_token(session, token) if _token_ok(token) else None
+
+
+def _public_id_of_address(address: str, mail_domain: str) -> str | None:
     local, at, domain = address.strip().strip("<>").rpartition("@")
     if not at or domain.lower() != mail_domain.lower() or not local.lower().startswith("cal-"):
         return None
     hex_id = local[4:].lower()
     if not hex_id or len(hex_id) > 32 or not hex_id.isalnum():
         return None
-    return store.calendar_by_public_id(session, f"cal_{hex_id}")
+    return f"cal_{hex_id}"
 
 
-def calendar_for_token(session: Session, token: str) -> Collection | None:
-    if not token or len(token) > 64 or not token.isascii():
-        return None
-    return store.calendar_by_inbound_token(session, token)
+def _token_ok(token: str) -> bool:
+    return bool(token) and len(token) <= 64 and token.isascii()
 
 
 # --- receiving --------------------------------------------------------------------------------
@@ -281,7 +298,7 @@ def read_calendars(mail: ReceivedMail, settings: Settings, now: datetime) -> lis
 def work_ahead(
     session: Session,
     settings: Settings,
-    calendar: Collection,
+    calendar: store.CalendarHead,
     mail: ReceivedMail,
     read: Sequence[ReadCalendar],
     now: datetime,
@@ -291,10 +308,10 @@ def work_ahead(
     uids = {e.uid for r in read if r.method in AHEAD_METHODS for e in r.events}
     if not uids:
         return list(read)
-    stored = store.objects_by_uids(session, calendar.id, uids)
+    stored = store.texts_by_uids(session, calendar.id, uids)
     limits = objects.WriteLimits.from_settings(settings)
     sender = (mail.sender or "").strip().lower()
-    zone: ZoneInfo | None = None
+    zone = calendar_events.zone_of_calendar(calendar.timezone, calendar.owner_timezone)
     worked = []
     for r in read:
         if r.method not in AHEAD_METHODS:
@@ -303,9 +320,8 @@ def work_ahead(
         ahead = {}
         for event in r.events:
             obj = stored.get(event.uid)
-            if obj is not None and zone is None:
-                zone = calendar_events.calendar_zone(session, calendar)
-            ahead[event.uid] = _worked_out(r.method, event, obj, zone, sender, limits, now)
+            in_zone = zone if obj is not None else None
+            ahead[event.uid] = _worked_out(r.method, event, obj, in_zone, sender, limits, now)
         worked.append(replace(r, ahead=ahead))
     return worked
 
@@ -313,7 +329,7 @@ def work_ahead(
 def _worked_out(
     method: str,
     incoming: itip.Incoming,
-    stored: CalendarObject | None,
+    stored: store.ObjectText | None,
     zone: ZoneInfo | None,
     sender: str,
     limits: objects.WriteLimits,
@@ -445,7 +461,8 @@ def _apply(
     if ahead is None or not _still_current(session, calendar, stored, ahead):
         zone = calendar_events.calendar_zone(session, calendar) if stored is not None else None
         limits = objects.WriteLimits.from_settings(settings)
-        ahead = _worked_out(method, incoming, stored, zone, sender, limits, now)
+        text = store.ObjectText(stored.etag, stored.text) if stored is not None else None
+        ahead = _worked_out(method, incoming, text, zone, sender, limits, now)
     refusal = _refusal(session, calendar, sender, incoming, ahead.organizers)
     if refusal is not None:
         return itip.Applied(itip.REJECTED, refusal)

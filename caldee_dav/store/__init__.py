@@ -15,10 +15,13 @@ belong to ``caldee_dav.dav``; what may be written belongs to ``caldee_dav.calend
 
 from caldee_dav.store.changes import changes_since
 from caldee_dav.store.collections import (
+    CalendarHead,
     CollectionFields,
     bump_revision,
     calendar_by_inbound_token,
     calendar_by_public_id,
+    calendar_head_by_inbound_token,
+    calendar_head_by_public_id,
     calendar_spans,
     calendars_of_owner,
     child_collections,
@@ -36,12 +39,13 @@ from caldee_dav.store.collections import (
 from caldee_dav.store.events import event_candidates, object_by_event_id
 from caldee_dav.store.objects import (
     ObjectHead,
+    ObjectText,
     all_objects,
     get_object,
     get_objects,
     object_by_uid,
     objects_at_href_or_uid,
-    objects_by_uids,
+    texts_by_uids,
     uids_ending_with,
 )
 from caldee_dav.store.ranges import (
@@ -65,11 +69,15 @@ __all__ = [
     "Candidate",
     "CollectionFields",
     "ObjectHead",
+    "ObjectText",
     "StoredText",
     "all_objects",
     "bump_revision",
     "calendar_spans",
+    "CalendarHead",
     "calendar_by_inbound_token",
+    "calendar_head_by_inbound_token",
+    "calendar_head_by_public_id",
     "calendar_by_public_id",
     "calendars_of_owner",
     "busy_index_rows",
@@ -90,7 +98,7 @@ __all__ = [
     "lock_collection_for_write",
     "object_by_event_id",
     "object_by_uid",
-    "objects_by_uids",
+    "texts_by_uids",
     "uids_ending_with",
     "objects_at_href_or_uid",
     "objects_by_id",

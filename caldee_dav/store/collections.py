@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Update,
@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from caldee_dav import clock
 from caldee_dav.errors import NotFound
-from caldee_dav.models import Collection
+from caldee_dav.models import Collection, User
 
 
 def get_collection(session: Session, path: str) -> Collection | None:
@@ -71,6 +71,25 @@ def calendar_by_public_id(session: Session, public_id: str) -> Collection | None
     return session.scalars(_CALENDAR_BY_PUBLIC_ID, {"public_id": public_id}).one_or_none()
 
 
+class CalendarHead(NamedTuple):
+    """What working out a change of a calendar's events needs of it, without loading it: its id and
+    the zones its floating times are placed in (its own, else its owner's)."""
+
+    id: int
+    timezone: str | None
+    owner_timezone: str | None
+
+
+def calendar_head_by_public_id(session: Session, public_id: str) -> CalendarHead | None:
+    row = session.connection().execute(_HEAD_BY_PUBLIC_ID, {"public_id": public_id}).first()
+    return CalendarHead(*row) if row is not None else None
+
+
+def calendar_head_by_inbound_token(session: Session, token: str) -> CalendarHead | None:
+    row = session.connection().execute(_HEAD_BY_INBOUND_TOKEN, {"token": token}).first()
+    return CalendarHead(*row) if row is not None else None
+
+
 def calendar_by_inbound_token(session: Session, token: str) -> Collection | None:
     """The calendar whose inbound URL carries ``token``."""
     return session.scalars(_CALENDAR_BY_INBOUND_TOKEN, {"token": token}).one_or_none()
@@ -82,6 +101,15 @@ _CALENDAR_BY_PUBLIC_ID = select(Collection).where(
     Collection.public_id == bindparam("public_id"), Collection.tag == "VCALENDAR"
 )
 _CALENDAR_BY_INBOUND_TOKEN = select(Collection).where(
+    Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR"
+)
+_HEADS = select(Collection.id, Collection.timezone, User.timezone).outerjoin(
+    User, User.id == Collection.owner_id
+)
+_HEAD_BY_PUBLIC_ID = _HEADS.where(
+    Collection.public_id == bindparam("public_id"), Collection.tag == "VCALENDAR"
+)
+_HEAD_BY_INBOUND_TOKEN = _HEADS.where(
     Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR"
 )
 

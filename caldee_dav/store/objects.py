@@ -94,12 +94,24 @@ def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObj
     return session.scalars(_OBJECT_BY_UID, {"collection_id": collection_id, "uid": uid}).first()
 
 
-def objects_by_uids(session: Session, collection_id: int, uids: Collection[str]) -> dict[str, CalendarObject]:
-    """The calendar's objects with any of ``uids``, by UID."""
-    query = select(CalendarObject).where(
-        CalendarObject.collection_id == collection_id, CalendarObject.uid.in_(uids)
-    )
-    return {obj.uid: obj for obj in session.scalars(query)}
+class ObjectText(NamedTuple):
+    """An object's text and its ETag (what a change is worked out against), without the ORM row."""
+
+    etag: str
+    text: str
+
+
+def texts_by_uids(session: Session, collection_id: int, uids: Collection[str]) -> dict[str, ObjectText]:
+    """The texts of the calendar's objects with any of ``uids``, by UID."""
+    params = {"collection_id": collection_id, "uids": list(uids)}
+    rows = session.connection().execute(_TEXTS_BY_UIDS, params)
+    return {uid: ObjectText(etag, text) for uid, etag, text in rows}
+
+
+_TEXTS_BY_UIDS = select(CalendarObject.uid, CalendarObject.etag, CalendarObject.text).where(
+    CalendarObject.collection_id == bindparam("collection_id"),
+    CalendarObject.uid.in_(bindparam("uids", expanding=True)),
+)
 
 
 # Built once: every event mailed in is looked up by UID.
