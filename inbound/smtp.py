@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -157,6 +158,12 @@ def serve(settings: Settings, workers: int = 1) -> None:
 
 
 def _serve_one(settings: Settings, *, reuse_port: bool) -> None:
+    # A message makes tens of thousands of short-lived objects (the parser's): the collector's
+    # default (a young collection every 700 allocations) runs often, and its full collections walk
+    # everything the imports made. Those are frozen out of the collector's sight, and the young
+    # generation collected less often: about 3 % of a message's instructions (callgrind).
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     engine = db.engine_for(settings.database_url)
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="inbound")
     handler = InvitationHandler(engine, settings, executor)
