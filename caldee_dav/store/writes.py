@@ -58,18 +58,17 @@ def write_object(
         "expanded_until": index.expanded_until,
         "last_modified": clock.now(),
     }
-    objects = CalendarObject.__table__
     connection = session.connection()
     if existing_id is None and db.on_postgresql(session):
         object_id = _insert_in_one_statement(session, collection, href, values, index)
     else:
         if existing_id is None:
-            inserted = objects.insert().values(collection_id=collection.id, href=href, **values)
-            object_id = connection.execute(inserted.returning(objects.c.id)).scalar_one()
+            params = {"collection_id": collection.id, "href": href, **values}
+            object_id = connection.execute(_INSERT_OBJECT, params).scalar_one()
         else:
             object_id = existing_id
-            connection.execute(delete(Occurrence.__table__).where(Occurrence.object_id == object_id))
-            connection.execute(objects.update().where(objects.c.id == object_id).values(**values))
+            connection.execute(_DELETE_INSTANCES, {"object_id": object_id})
+            connection.execute(_UPDATE_OBJECT, {"object_id": object_id, **values})
         _write_instances(session, collection, object_id, index)
         record_change(session, collection, href, deleted=False)
     if index.instances:
@@ -194,6 +193,16 @@ def _widen_span(session: Session, collection: Collection, span: int) -> None:
 
 _NEW_OBJECT_ALONE = _new_object_statement(with_instances=False)
 _NEW_OBJECT_WITH_INSTANCES = _new_object_statement(with_instances=True)
+
+# The other writes of write_object, built once for the same reason: every column a parameter (the
+# columns set are those of the parameters, typed by their columns).
+_INSERT_OBJECT = CalendarObject.__table__.insert().returning(CalendarObject.__table__.c.id)
+_UPDATE_OBJECT = CalendarObject.__table__.update().where(
+    CalendarObject.__table__.c.id == bindparam("object_id")
+)
+_DELETE_INSTANCES = delete(Occurrence.__table__).where(
+    Occurrence.__table__.c.object_id == bindparam("object_id")
+)
 
 
 def delete_collection(session: Session, collection: Collection) -> None:
