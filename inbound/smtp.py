@@ -50,7 +50,9 @@ KNOWN_ADDRESSES = 10_000
 # only takes turns with the first, and while it parses, the first (holding the database's write lock or
 # a calendar's row lock) waits for the GIL: every writer waits longer. bench/inbound.py measured 1.3x
 # more messages a second with one thread in each of three processes than with four in each of two.
-# More cores: more processes (``--workers``).
+# More cores: more processes (``--workers``). The price: a message queues behind the one its process
+# is applying, and the largest invitation the bounds admit (5 MB of calendar, 900 weekly series: about
+# 6 s) holds up its process's queue meanwhile; the other processes go on taking mail.
 WORKERS = 1
 
 
