@@ -161,28 +161,46 @@ def _new_object_statement(*, with_instances: bool) -> Insert:
 
 
 def _write_instances(session: Session, collection: Collection, object_id: int, index: ObjectIndex) -> None:
-    """The instances' rows, handed to the driver's executemany as tuples: a series has a hundred or
-    more, and SQLAlchemy's executemany prepares each row's parameters in Python (twice the cost of the
-    inserts on SQLite). The columns are integers and booleans, which both drivers take as they are."""
     if not index.instances:
         return
     connection = session.connection()
+    if db.on_postgresql(connection):
+        # One multi-row INSERT (SQLAlchemy's "insertmanyvalues"): the driver's executemany would send
+        # a statement a row.
+        connection.execute(
+            Occurrence.__table__.insert(),
+            [
+                {
+                    "object_id": object_id,
+                    "collection_id": collection.id,
+                    "start": i.start,
+                    "end": i.end,
+                    "transparent": i.transparent,
+                    "cancelled": i.cancelled,
+                    "all_day": i.all_day,
+                }
+                for i in index.instances
+            ],
+        )
+        return
+    # SQLite: the rows handed to sqlite3's executemany as tuples (one prepared statement, stepped a
+    # row at a time in C). A series has a hundred or more, and SQLAlchemy's executemany prepared each
+    # row's parameters in Python, twice the cost of the inserts.
     rows = [
         (object_id, collection.id, i.start, i.end, i.transparent, i.cancelled, i.all_day)
         for i in index.instances
     ]
-    connection.exec_driver_sql(_INSERT_INSTANCES[connection.dialect.paramstyle == "qmark"], rows)
+    connection.exec_driver_sql(_INSERT_INSTANCES_SQLITE, rows)
 
 
-def _insert_instances_sql(placeholder: str) -> str:
+def _insert_instances_sql() -> str:
     columns = ("object_id", "collection_id", "start", "end", "transparent", "cancelled", "all_day")
     names = ", ".join(f'"{name}"' for name in columns)
-    placeholders = ", ".join([placeholder] * len(columns))
+    placeholders = ", ".join(["?"] * len(columns))
     return f"INSERT INTO {Occurrence.__tablename__} ({names}) VALUES ({placeholders})"
 
 
-# By the driver's parameter style: psycopg's %s (False), sqlite3's ? (True).
-_INSERT_INSTANCES = {False: _insert_instances_sql("%s"), True: _insert_instances_sql("?")}
+_INSERT_INSTANCES_SQLITE = _insert_instances_sql()
 
 
 def _widen_span(session: Session, collection: Collection, span: int) -> None:
