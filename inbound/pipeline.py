@@ -12,13 +12,10 @@ from typing import TYPE_CHECKING
 from caldee_dav import clock, db
 from caldee_dav.config import Settings
 from caldee_dav.scheduling import inbound_mail
-from caldee_dav.scheduling.inbound_mail import LoggedMessage, ReadCalendar, ReceivedMail
+from caldee_dav.scheduling.inbound_mail import LoggedMessage, ReceivedMail
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-    from sqlalchemy.orm import Session
-
-    from caldee_dav.store import CalendarHead
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,8 @@ def deliver_to_addresses(
         if _work_ahead(engine):
             with db.read_unit(engine) as session:
                 head = inbound_mail.calendar_head_for_address(session, address, settings.mail_domain)
-                worked = _worked_ahead(session, settings, head, mail, read)
+                if head is not None:
+                    worked = inbound_mail.work_ahead(session, settings, head, mail, read, clock.now())
         with db.write_unit(engine) as session:
             calendar = inbound_mail.calendar_for_address(session, address, settings.mail_domain)
             logged = None
@@ -64,7 +62,8 @@ def deliver_to_token(
     if _work_ahead(engine):
         with db.read_unit(engine) as session:
             head = inbound_mail.calendar_head_for_token(session, token)
-            worked = _worked_ahead(session, settings, head, mail, read)
+            if head is not None:
+                worked = inbound_mail.work_ahead(session, settings, head, mail, read, clock.now())
     with db.write_unit(engine) as session:
         calendar = inbound_mail.calendar_for_token(session, token)
         if calendar is None:
@@ -73,22 +72,9 @@ def deliver_to_token(
 
 
 def _work_ahead(engine: Engine) -> bool:
-    """Whether to work the changes out before the write transaction. On SQLite, yes: the transaction
-    holds the whole database's one write lock from its first statement. On PostgreSQL, no: it locks
-    only the rows it writes, when it writes them (a calendar's, at the end), so working the changes
-    out inside it holds nobody up, and a read-only unit of their own would cost its round trips."""
+    """Whether to work the changes out before the write transaction, in a read-only unit of their own
+    (the transaction then checks that nothing changed meanwhile, and writes). On SQLite, yes: the
+    transaction holds the whole database's one write lock from its first statement. On PostgreSQL,
+    no: it locks only the rows it writes, when it writes them (a calendar's, at the end), so working
+    the changes out inside it holds nobody up, and a unit of their own would cost its round trips."""
     return not db.on_postgresql(engine)
-
-
-def _worked_ahead(
-    session: Session,
-    settings: Settings,
-    calendar: CalendarHead | None,
-    mail: ReceivedMail,
-    read: list[ReadCalendar],
-) -> list[ReadCalendar]:
-    """The changes worked out against what the calendar holds now, in a read-only unit: the write
-    transaction then only checks that nothing changed meanwhile, and writes."""
-    if calendar is None:
-        return read
-    return inbound_mail.work_ahead(session, settings, calendar, mail, read, clock.now())

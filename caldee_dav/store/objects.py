@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -101,7 +101,7 @@ class ObjectText(NamedTuple):
     text: str
 
 
-def texts_by_uids(session: Session, collection_id: int, uids: Collection[str]) -> dict[str, ObjectText]:
+def texts_by_uids(session: Session, collection_id: int, uids: Iterable[str]) -> dict[str, ObjectText]:
     """The texts of the calendar's objects with any of ``uids``, by UID."""
     params = {"collection_id": collection_id, "uids": list(uids)}
     rows = session.connection().execute(_TEXTS_BY_UIDS, params)
