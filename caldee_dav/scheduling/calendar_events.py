@@ -118,16 +118,16 @@ class Page:
 
 def calendar_zone(session: Session, calendar: Collection) -> ZoneInfo:
     """The calendar's time zone, else its owner's, else UTC."""
-    return zone_of_calendar(calendar.timezone, lambda: _owner_zone(session, calendar))
+    return zone_of_calendar(calendar.timezone, _owner_zone(session, calendar))
 
 
-def zone_of_calendar(timezone: str | None, owner_timezone: str | None | Callable[[], str | None]) -> ZoneInfo:
-    """The zone named ``timezone`` (a calendar's), else ``owner_timezone`` (its owner's; a function:
-    asked only when needed), else UTC."""
-    zone = zone_named(timezone)
-    if zone is None:
-        zone = zone_named(owner_timezone() if callable(owner_timezone) else owner_timezone)
-    return zone if zone is not None else ZoneInfo("UTC")
+def zone_of_calendar(timezone: str | None, owner_timezone: str | None) -> ZoneInfo:
+    """The zone named ``timezone`` (a calendar's), else ``owner_timezone`` (its owner's), else UTC."""
+    for name in (timezone, owner_timezone):
+        zone = zone_named(name)
+        if zone is not None:
+            return zone
+    return ZoneInfo("UTC")
 
 
 def _owner_zone(session: Session, calendar: Collection) -> str | None:

@@ -354,16 +354,8 @@ def _worked_out(
         if applied.calendar is None:
             return WorkedAhead(etag, zone, organizers, applied)
         _remember_sender(applied.calendar, sender)
-        if existing is not None:
-            # The stored zones were left out when it was read (and a CANCEL adds none): each TZID in
-            # use gets zoneinfo's VTIMEZONE again. A creation has its zones from the message.
-            ical.events.add_time_zones(applied.calendar)
-        text = ical.events.to_text(applied.calendar)
-        # The components are the parser's (typed values, zones resolved): indexed as they are, not
-        # parsed once more from the text they are written as.
-        return WorkedAhead(
-            etag, zone, organizers, applied, objects.prepare_parsed(text, applied.calendar, limits, now)
-        )
+        prepared = _as_stored(applied.calendar, limits, now, was_stored=existing is not None)
+        return WorkedAhead(etag, zone, organizers, applied, prepared)
     except (CaledeeError, ical.InvalidCalendarData, ValueError, LookupError) as exc:
         return WorkedAhead(etag, zone, organizers, None, error=exc)
 
@@ -500,7 +492,9 @@ def _apply_reply(
         return applied
     if applied.answers and _record_booking_answers(session, settings, calendar, incoming.uid, applied, now):
         return applied
-    _write(session, settings, calendar, stored, incoming.uid, applied.calendar, now)
+    limits = objects.WriteLimits.from_settings(settings)
+    prepared = _as_stored(applied.calendar, limits, now, was_stored=True)
+    _put(session, settings, calendar, stored, incoming.uid, prepared, now)
     if calendar.owner_id is not None:  # an attendee answered the owner's event
         resource = webhook_events.event_resource(calendar.public_id, event_id_for(incoming.uid))
         webhook_events.emit(session, calendar.owner_id, "event.responded", resource, now)
@@ -576,23 +570,16 @@ def sender_matches(sender: str, allowed: Sequence[Any]) -> bool:
     return False
 
 
-def _write(
-    session: Session,
-    settings: Settings,
-    calendar: Collection,
-    stored: CalendarObject | None,
-    uid: str,
-    parsed: icalendar.Calendar,
-    now: datetime,
-) -> None:
-    # The components are the parser's (typed values, zones resolved): indexed as they are, not parsed
-    # once more from the text they are written as.
-    # The stored zones were left out when it was read (and a REPLY or CANCEL adds none): each TZID in
-    # use gets zoneinfo's VTIMEZONE again.
-    ical.events.add_time_zones(parsed)
-    limits = objects.WriteLimits.from_settings(settings)
-    prepared = objects.prepare_parsed(ical.events.to_text(parsed), parsed, limits, now)
-    _put(session, settings, calendar, stored, uid, prepared, now)
+def _as_stored(
+    parsed: icalendar.Calendar, limits: objects.WriteLimits, now: datetime, *, was_stored: bool
+) -> objects.PreparedObject:
+    """``parsed`` written out and indexed as it is: its components are the parser's (typed values,
+    zones resolved), not parsed once more from the text they are written as. A stored event was read
+    without its zoneinfo VTIMEZONEs (and a REPLY or CANCEL adds none): each TZID in use gets one again.
+    A creation has its zones from the message."""
+    if was_stored:
+        ical.events.add_time_zones(parsed)
+    return objects.prepare_parsed(ical.events.to_text(parsed), parsed, limits, now)
 
 
 def _put(
