@@ -1,5 +1,12 @@
 # The README's two commands: `make run` and `make test` (and `make stop`). They create .venv on first use.
-PYTHON ?= python3
+# The interpreter .venv is made with: the system's own CPython 3.11 or newer (/usr/bin/python3.1x, with
+# its venv module) when there is one, else python3 on PATH; `make PYTHON=...` picks another (after
+# `make clean`: an existing .venv keeps the interpreter it was made with). Why the system's first:
+# distributions build CPython with profile-guided optimisation and link-time optimisation, pyenv's
+# and asdf's default builds with neither. On the development machine pyenv's 3.11.7 ran the inbound
+# pipeline 1.3x slower than Debian's 3.11.2, and pure Python loops 1.4x slower (docs/performance.md).
+PYTHON ?= $(shell for v in 3.13 3.12 3.11; do p=/usr/bin/python$$v; \
+	$$p -c 'import ensurepip, venv' 2>/dev/null && echo $$p && exit; done; echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

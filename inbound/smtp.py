@@ -4,12 +4,12 @@ Refused while the client is still sending the envelope, so nothing is stored for
 that is no calendar's address (550 at RCPT), more recipients than one message may have (452), a
 message over ``inbound_max_message_bytes`` (552, announced in EHLO SIZE; aiosmtpd counts as it reads).
 Everything else is applied before the server answers the DATA command: a client whose message got 250
-finds the event in the calendar. The work (parsing, the database) runs in a worker thread, so the
-event loop keeps serving other connections; a message that cannot be processed for a reason of ours
-(the database down) gets 451, a temporary failure the sending server retries.
+finds the event in the calendar. A message that cannot be processed for a reason of ours (the database
+down) gets 451, a temporary failure the sending server retries.
 
-With ``inbound_tls_cert`` and ``inbound_tls_key`` the server offers STARTTLS. ``inbound_workers``
-processes share the port.
+Each process applies one message at a time, in its event loop's own thread (see ``apply``); more
+cores, more processes: ``inbound_workers`` processes share the port. With ``inbound_tls_cert`` and
+``inbound_tls_key`` the server offers STARTTLS.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import ssl
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -46,21 +45,13 @@ MAX_LINE_BYTES = 100_000
 # How long, and for how many addresses, a calendar address found at RCPT is taken without asking again.
 KNOWN_ADDRESS_SECONDS = 60.0
 KNOWN_ADDRESSES = 10_000
-# Threads applying messages, per process: one. The work is Python holding the GIL, so a second thread
-# only takes turns with the first, and while it parses, the first (holding the database's write lock or
-# a calendar's row lock) waits for the GIL: every writer waits longer. bench/inbound.py measured 1.3x
-# more messages a second with one thread in each of three processes than with four in each of two.
-# More cores: more processes (``--workers``). The price: a message queues behind the one its process
-# is applying, and the largest invitation the bounds admit (5 MB of calendar, 900 weekly series: about
-# 6 s) holds up its process's queue meanwhile; the other processes go on taking mail.
-WORKERS = 1
 
 
 class InvitationHandler:
     """aiosmtpd's handler: checks recipients, applies each message to its calendars."""
 
-    def __init__(self, engine: Engine, settings: Settings, executor: ThreadPoolExecutor) -> None:
-        self.engine, self.settings, self.executor = engine, settings, executor
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
         # Calendar addresses found at RCPT, and until when they are taken without asking the database:
         # a sender delivers many messages to one calendar. Only addresses found are remembered (a
         # calendar made a moment ago must not get a 550, which senders do not retry); one deleted
@@ -72,17 +63,17 @@ class InvitationHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
-        if not await self._known(address):
+        if not self._known(address):
             return "550 5.1.1 No calendar has this address"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def _known(self, address: str) -> bool:
+    def _known(self, address: str) -> bool:
         key = address.strip().lower()
         remembered = self.known_addresses.get(key)
         if remembered is not None and remembered > time.monotonic():
             return True
-        if not await self._run(pipeline.known_recipient, self.engine, self.settings, address):
+        if not pipeline.known_recipient(self.engine, self.settings, address):
             self.known_addresses.pop(key, None)
             return False
         self.known_addresses[key] = time.monotonic() + KNOWN_ADDRESS_SECONDS
@@ -96,7 +87,7 @@ class InvitationHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            deliveries = await self._run(self._apply, raw, list(envelope.rcpt_tos))
+            deliveries = self.apply(raw, list(envelope.rcpt_tos))
         except Exception:
             log.exception("inbound message from %s could not be processed", envelope.mail_from)
             return "451 4.3.0 The message could not be processed now; try again later"
@@ -105,12 +96,22 @@ class InvitationHandler:
         )
         return f"250 2.0.0 Accepted ({outcomes})"[:500]
 
-    def _apply(self, raw: bytes, recipients: list[str]) -> list[pipeline.Delivery]:
+    def apply(self, raw: bytes, recipients: list[str]) -> list[pipeline.Delivery]:
+        """Read and apply a message, in the event loop's thread: the loop waits meanwhile.
+
+        Why not a worker thread: the work is Python holding the GIL. With a thread for it, the loop
+        (reading other connections) and the worker took turns at the GIL, and each turn and each
+        hand-over of a message cost both threads: bench/inbound.py measured 1 ms a message more
+        server CPU (of 12). Two threads applying only took turns in the same way, and the one holding
+        the database's write lock (or a calendar's row lock) waited for the GIL while the other parsed.
+
+        The price: while a message is applied, its process answers none of its other connections;
+        they wait (the kernel keeps what they send), as their messages would wait for the one applying
+        thread. Every message is bounded (size, parts, components, recurrence budgets): the largest
+        the bounds admit (5 MB of calendar, 900 weekly series) takes about 6 s, and the other
+        processes go on taking mail meanwhile."""
         mail = read_mail(raw, via="smtp")
         return pipeline.deliver_to_addresses(self.engine, self.settings, mail, recipients)
-
-    async def _run(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
 
 class LenientSMTP(SMTP):
@@ -167,8 +168,7 @@ def _serve_one(settings: Settings, *, reuse_port: bool) -> None:
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
     engine = db.engine_for(settings.database_url)
-    executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="inbound")
-    handler = InvitationHandler(engine, settings, executor)
+    handler = InvitationHandler(engine, settings)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     options = {
@@ -195,5 +195,4 @@ def _serve_one(settings: Settings, *, reuse_port: bool) -> None:
     finally:
         server.close()
         loop.run_until_complete(server.wait_closed())
-        executor.shutdown(wait=True, cancel_futures=True)
         loop.close()

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 
+from caldee_dav.ical.content_lines import content_lines
 from caldee_dav.zones import zone_named
 
 # Radicale's open-ended bounds (radicale.item.filter.TIMESTAMP_MIN/MAX), repeated so this module stays pure.
@@ -44,9 +45,13 @@ def with_crlf_line_endings(text: str) -> str:
 
 def parse_calendar(text: str) -> icalendar.Calendar:
     try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise InvalidCalendarData(f"not valid iCalendar: {exc}") from exc
+        calendar = icalendar.Calendar.from_ical(content_lines(text))  # type: ignore[arg-type]
+    except (ValueError, IndexError, KeyError, TypeError):
+        # Parsed once more from the text, for icalendar's own words about it (they quote the input).
+        try:
+            calendar = icalendar.Calendar.from_ical(text)
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            raise InvalidCalendarData(f"not valid iCalendar: {exc}") from exc
     if calendar.name != "VCALENDAR":
         raise InvalidCalendarData("the object is not a VCALENDAR")
     return calendar
