@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from caldee_dav import db, ical, store
@@ -41,7 +41,7 @@ from caldee_dav.config import Settings
 from caldee_dav.errors import CaledeeError, InvalidInput, Problem
 from caldee_dav.ical import itip
 from caldee_dav.ical.parse import as_utc, parse_without_iana_zones
-from caldee_dav.models import Booking, CalendarObject, Collection, InboundMessage, event_id_for, new_id
+from caldee_dav.models import Booking, Collection, InboundMessage, event_id_for, new_id
 from caldee_dav.scheduling import (
     booking_calendar,
     bookings,
@@ -121,13 +121,17 @@ class LoggedMessage:
 
 
 def calendar_for_address(session: Session, address: str, mail_domain: str) -> Collection | None:
-    """The calendar whose inbound address is ``address`` (``cal-<id>@<mail_domain>``, any case)."""
+    """The calendar whose inbound address is ``address`` (``cal-<id>@<mail_domain>``, any case), as
+    mail changes it: its events, never its own columns (a detached object, the lighter read)."""
     public_id = _public_id_of_address(address, mail_domain)
-    return store.calendar_by_public_id(session, public_id) if public_id is not None else None
+    if public_id is None:
+        return None
+    return store.calendar_for_writing_by_public_id(session, public_id)
 
 
 def calendar_for_token(session: Session, token: str) -> Collection | None:
-    return store.calendar_by_inbound_token(session, token) if _token_ok(token) else None
+    """``calendar_for_address`` for the calendar whose inbound URL carries ``token``."""
+    return store.calendar_for_writing_by_inbound_token(session, token) if _token_ok(token) else None
 
 
 def calendar_head_for_address(session: Session, address: str, mail_domain: str) -> store.CalendarHead | None:
@@ -190,8 +194,11 @@ def receive(
         "reason": None,
         "actions": [],
     }
-    # The row first: a concurrent delivery of the same message waits on it (PostgreSQL) or finds it.
-    if not _logged_first(session, logged):
+    # PostgreSQL: the row first, so that a concurrent delivery of the same message waits on it (and
+    # then finds it). SQLite: this transaction holds the database's one write lock, so no delivery
+    # runs meanwhile: a lookup now, and the row written once, whole, when the message is applied.
+    on_postgresql = db.on_postgresql(session)
+    if not (_logged_first(session, logged) if on_postgresql else _not_logged(session, calendar.id, key)):
         return LoggedMessage(_logged_row(session, calendar.id, key), calendar.public_id, duplicate=True)
     read_any = mail.ignored is None and bool(mail.calendars)
     if mail.ignored is not None:
@@ -209,7 +216,10 @@ def receive(
         "reason": _clip("; ".join(a.reason for a in actions if a.reason), 4000) or None,
         "actions": [a.as_json() for a in actions],
     }
-    session.connection().execute(_LOG_OUTCOME, {"row_id": logged["id"], **result})
+    if on_postgresql:
+        session.connection().execute(_LOG_OUTCOME, {"row_id": logged["id"], **result})
+    else:
+        session.connection().execute(_LOG_WHOLE, logged | result)
     row = InboundMessage(**(logged | result))  # as logged (not in the session: read, never changed)
     if mail.ignored is None and mail.calendars and calendar.owner_id is not None:
         resource = (webhook_events.INBOUND_MESSAGE, row.id)
@@ -226,25 +236,31 @@ def receive(
 
 
 def _logged_first(session: Session, row: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING: whether this delivery logged the message first (no
-    savepoint needed to survive the duplicate, as a failed INSERT would need on PostgreSQL)."""
-    statement = _LOG_FIRST_POSTGRESQL if db.on_postgresql(session) else _LOG_FIRST_SQLITE
-    return session.connection().execute(statement, row).first() is not None
+    """PostgreSQL: INSERT ... ON CONFLICT DO NOTHING: whether this delivery logged the message first
+    (no savepoint needed to survive the duplicate, as a failed INSERT would need)."""
+    return session.connection().execute(_LOG_FIRST, row).first() is not None
 
 
-def _log_first_statement(dialect_insert: Any) -> Any:
-    """Built once per dialect (its columns come from the parameters): this runs for every message."""
-    statement = dialect_insert(InboundMessage).on_conflict_do_nothing(
-        index_elements=["collection_id", "message_key"]
-    )
-    return statement.returning(InboundMessage.id)
+def _not_logged(session: Session, collection_id: int, key: str) -> bool:
+    return _LOGGED.first(session, {"collection_id": collection_id, "message_key": key}) is None
 
 
-_LOG_FIRST_POSTGRESQL = _log_first_statement(postgresql.insert)
-_LOG_FIRST_SQLITE = _log_first_statement(sqlite.insert)
+# Built once (their columns come from the parameters): these run for every message.
+_LOG_FIRST = (
+    postgresql.insert(InboundMessage)
+    .on_conflict_do_nothing(index_elements=["collection_id", "message_key"])
+    .returning(InboundMessage.id)
+)
 # The row's outcome, once the message is applied: the columns set are the parameters' (method, uids,
 # outcome, reason, actions), typed by their columns.
 _LOG_OUTCOME = InboundMessage.__table__.update().where(InboundMessage.__table__.c.id == bindparam("row_id"))
+_LOG_WHOLE = InboundMessage.__table__.insert()
+_LOGGED = db.PlainStatement(
+    select(InboundMessage.id).where(
+        InboundMessage.collection_id == bindparam("collection_id"),
+        InboundMessage.message_key == bindparam("message_key"),
+    )
+)
 
 
 def _logged_row(session: Session, collection_id: int, key: str) -> InboundMessage:
@@ -447,14 +463,13 @@ def _apply(
     now: datetime,
 ) -> itip.Applied:
     sender = (mail.sender or "").strip().lower()
-    stored = store.object_by_uid(session, calendar.id, incoming.uid)
+    stored = store.text_by_uid(session, calendar.id, incoming.uid)
     if method == "REPLY":
         return _apply_reply(session, settings, calendar, incoming, stored, sender, now)
     if ahead is None or not _still_current(session, calendar, stored, ahead):
         zone = calendar_events.calendar_zone(session, calendar) if stored is not None else None
         limits = objects.WriteLimits.from_settings(settings)
-        text = store.ObjectText(stored.etag, stored.text) if stored is not None else None
-        ahead = _worked_out(method, incoming, text, zone, sender, limits, now)
+        ahead = _worked_out(method, incoming, stored, zone, sender, limits, now)
     refusal = _refusal(session, calendar, sender, incoming, ahead.organizers)
     if refusal is not None:
         return itip.Applied(itip.REJECTED, refusal)
@@ -467,7 +482,7 @@ def _apply(
 
 
 def _still_current(
-    session: Session, calendar: Collection, stored: CalendarObject | None, ahead: WorkedAhead
+    session: Session, calendar: Collection, stored: store.ObjectText | None, ahead: WorkedAhead
 ) -> bool:
     """Whether ``ahead`` was worked out against the object the transaction finds (and, for a change
     of a stored event, in the zone the calendar has now)."""
@@ -481,7 +496,7 @@ def _apply_reply(
     settings: Settings,
     calendar: Collection,
     incoming: itip.Incoming,
-    stored: CalendarObject | None,
+    stored: store.ObjectText | None,
     sender: str,
     now: datetime,
 ) -> itip.Applied:
@@ -586,7 +601,7 @@ def _put(
     session: Session,
     settings: Settings,
     calendar: Collection,
-    stored: CalendarObject | None,
+    stored: store.ObjectText | None,
     uid: str,
     prepared: objects.PreparedObject,
     now: datetime,

@@ -12,13 +12,14 @@ call ``api.webhook_payloads.install`` which registers one renderer per kind here
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, true
+from sqlalchemy import Text, bindparam, cast, event, insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -96,14 +97,17 @@ def subscribed_webhooks(session: Session, owner_id: str, type_: str) -> list[str
     event per object), kept in ``Session.info`` until the transaction ends or a webhook is written."""
     known: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault(ACTIVE_WEBHOOKS, {})
     if owner_id not in known:
-        rows = session.execute(_ACTIVE_WEBHOOKS_OF_OWNER, {"owner_id": owner_id})
-        known[owner_id] = [(ident, list(triggers or [])) for ident, triggers in rows]
+        rows = _ACTIVE_WEBHOOKS_OF_OWNER.rows(session, {"owner_id": owner_id})
+        known[owner_id] = [(ident, list(json.loads(triggers) or [])) for ident, triggers in rows]
     return [ident for ident, triggers in known[owner_id] if type_ in triggers]
 
 
 # Built once (it runs in every transaction that writes an event): the active webhooks of an owner.
-_ACTIVE_WEBHOOKS_OF_OWNER = select(Webhook.id, Webhook.triggers).where(
-    Webhook.owner_id == bindparam("owner_id"), Webhook.active == true()
+# The triggers as JSON text, parsed here: a plain column (db.PlainStatement) on both databases.
+_ACTIVE_WEBHOOKS_OF_OWNER = db.PlainStatement(
+    select(Webhook.id, cast(Webhook.triggers, Text)).where(
+        Webhook.owner_id == bindparam("owner_id"), Webhook.active == true()
+    )
 )
 
 # Session.info key of the active webhooks read in this transaction, by owner.

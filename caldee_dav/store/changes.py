@@ -25,8 +25,11 @@ def changes_since(session: Session, collection: Collection, revision: int) -> li
 
 
 def record_change(session: Session, collection: Collection, href: str, *, deleted: bool) -> None:
-    statement = _CHANGE_POSTGRESQL if db.on_postgresql(session) else _CHANGE_SQLITE
-    session.connection().execute(statement, change_params(collection, href, deleted=deleted))
+    params = change_params(collection, href, deleted=deleted)
+    if db.on_postgresql(session):
+        session.connection().execute(_CHANGE_POSTGRESQL, params)
+    else:
+        _CHANGE_SQLITE.run(session, params)
 
 
 def change_params(collection: Collection, href: str, *, deleted: bool) -> dict[str, Any]:
@@ -47,4 +50,4 @@ def change_statement(dialect_insert: Callable[[Table], Any]) -> Any:
 
 
 _CHANGE_POSTGRESQL = change_statement(pg_insert)
-_CHANGE_SQLITE = change_statement(sqlite_insert)
+_CHANGE_SQLITE = db.PlainStatement(change_statement(sqlite_insert))
