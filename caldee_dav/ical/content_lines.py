@@ -7,7 +7,7 @@ most lines have no parameter at all. Here a line whose name part (the text befor
 holds no quote, backslash, semicolon or blank is split with ``str.find``; a line with parameters
 and no quote or backslash before its first colon has only that part walked by icalendar. The
 parts are the ones icalendar finds (``tests/test_ical_content_lines.py`` compares them); any other
-line, and any line either way finds fault with, is icalendar's own. It saves about a third of the
+line, and any line either way finds fault with, is icalendar's own. It saves about a fifth of the
 parse of an invitation.
 """
 
