@@ -14,7 +14,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from caldee_dav import db
-from caldee_dav.db import PlainStatement
 from caldee_dav.models import CalendarObject
 from caldee_dav.store.collections import escape_like
 
@@ -89,7 +88,7 @@ def _heads_at_href_or_uid() -> Select:
 
 
 # Built once: SQLAlchemy memoizes a statement's cache key, and this runs on every CalDAV PUT.
-_HEADS_AT_HREF_OR_UID = PlainStatement(_heads_at_href_or_uid())
+_HEADS_AT_HREF_OR_UID = db.PlainStatement(_heads_at_href_or_uid())
 
 
 def object_by_uid(session: Session, collection_id: int, uid: str) -> CalendarObject | None:
@@ -122,7 +121,7 @@ def texts_by_uids(session: Session, collection_id: int, uids: Iterable[str]) -> 
 
 
 _TEXT_COLUMNS = (CalendarObject.href, CalendarObject.etag, CalendarObject.text)
-_TEXT_BY_UID = PlainStatement(
+_TEXT_BY_UID = db.PlainStatement(
     select(*_TEXT_COLUMNS).where(
         CalendarObject.collection_id == bindparam("collection_id"), CalendarObject.uid == bindparam("uid")
     )
