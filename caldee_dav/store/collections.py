@@ -95,28 +95,24 @@ def calendar_for_writing_by_public_id(session: Session, public_id: str) -> Colle
     """``calendar_by_public_id``'s calendar as a detached object, read with Core (the ORM's load costs
     three times as much, on the path of every message mailed in): for a unit that writes the calendar's
     objects, not its own columns (changes to the object are not flushed)."""
-    row = session.connection().execute(_CALENDAR_ROW_BY_PUBLIC_ID, {"public_id": public_id}).first()
-    return Collection(**row._mapping) if row is not None else None
+    return _detached(session, _CALENDAR_ROW_BY_PUBLIC_ID, {"public_id": public_id})
 
 
 def calendar_for_writing_by_inbound_token(session: Session, token: str) -> Collection | None:
     """``calendar_for_writing_by_public_id`` for the calendar whose inbound URL carries ``token``."""
-    row = session.connection().execute(_CALENDAR_ROW_BY_INBOUND_TOKEN, {"token": token}).first()
+    return _detached(session, _CALENDAR_ROW_BY_INBOUND_TOKEN, {"token": token})
+
+
+def _detached(session: Session, statement: Any, params: dict[str, Any]) -> Collection | None:
+    """The collection a Core statement of all its columns finds, as a detached object."""
+    row = session.connection().execute(statement, params).first()
     return Collection(**row._mapping) if row is not None else None
-
-
-def calendar_by_inbound_token(session: Session, token: str) -> Collection | None:
-    """The calendar whose inbound URL carries ``token``."""
-    return session.scalars(_CALENDAR_BY_INBOUND_TOKEN, {"token": token}).one_or_none()
 
 
 # Built once, with named parameters: every message mailed in looks its calendar up, and building a
 # statement (its clauses, then its cache key to find the compiled form) costs more than SQLite's lookup.
 _CALENDAR_BY_PUBLIC_ID = select(Collection).where(
     Collection.public_id == bindparam("public_id"), Collection.tag == "VCALENDAR"
-)
-_CALENDAR_BY_INBOUND_TOKEN = select(Collection).where(
-    Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR"
 )
 _HEADS = select(Collection.id, Collection.timezone, User.timezone).outerjoin(
     User, User.id == Collection.owner_id
