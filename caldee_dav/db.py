@@ -277,6 +277,20 @@ class PlainStatement:
             return
         connection.connection.driver_connection.execute(self.sqlite_sql, self._values(params))
 
+    def run_many(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
+        """Execute a statement without result once a row, each row's values in ``parameter_names``
+        order: on SQLite the driver's ``executemany`` (one prepared statement, stepped in C); on
+        PostgreSQL SQLAlchemy's executemany, with the rows as dictionaries."""
+        if not rows:
+            return
+        connection = session.connection()
+        if on_postgresql(connection):
+            connection.execute(
+                self.statement, [dict(zip(self.parameter_names, row, strict=True)) for row in rows]
+            )
+            return
+        connection.connection.driver_connection.executemany(self.sqlite_sql, rows)
+
 
 def write_stall(engine: Engine, timeout: float) -> str | None:
     """Why a write transaction could not start within ``timeout`` seconds, or None when it could.

@@ -161,46 +161,21 @@ def _new_object_statement(*, with_instances: bool) -> Insert:
 
 
 def _write_instances(session: Session, collection: Collection, object_id: int, index: ObjectIndex) -> None:
-    if not index.instances:
-        return
-    connection = session.connection()
-    if db.on_postgresql(connection):
-        # One multi-row INSERT (SQLAlchemy's "insertmanyvalues"): the driver's executemany would send
-        # a statement a row.
-        connection.execute(
-            Occurrence.__table__.insert(),
-            [
-                {
-                    "object_id": object_id,
-                    "collection_id": collection.id,
-                    "start": i.start,
-                    "end": i.end,
-                    "transparent": i.transparent,
-                    "cancelled": i.cancelled,
-                    "all_day": i.all_day,
-                }
-                for i in index.instances
-            ],
-        )
-        return
-    # SQLite: the rows handed to sqlite3's executemany as tuples (one prepared statement, stepped a
-    # row at a time in C). A series has a hundred or more, and SQLAlchemy's executemany prepared each
-    # row's parameters in Python, twice the cost of the inserts.
+    # A series has a hundred instances or more: handed over as tuples (SQLAlchemy's executemany
+    # prepared each row's parameters in Python, twice the cost of the inserts on SQLite).
     rows = [
         (object_id, collection.id, i.start, i.end, i.transparent, i.cancelled, i.all_day)
         for i in index.instances
     ]
-    connection.exec_driver_sql(_INSERT_INSTANCES_SQLITE, rows)
+    _INSERT_INSTANCES.run_many(session, rows)
 
 
-def _insert_instances_sql() -> str:
-    columns = ("object_id", "collection_id", "start", "end", "transparent", "cancelled", "all_day")
-    names = ", ".join(f'"{name}"' for name in columns)
-    placeholders = ", ".join(["?"] * len(columns))
-    return f"INSERT INTO {Occurrence.__tablename__} ({names}) VALUES ({placeholders})"
-
-
-_INSERT_INSTANCES_SQLITE = _insert_instances_sql()
+# Its parameters in the order of ``_write_instances``'s tuples.
+_INSTANCE_PARAMETERS = ("object_id", "collection_id", "start", "end", "transparent", "cancelled", "all_day")
+_INSERT_INSTANCES = db.PlainStatement(
+    Occurrence.__table__.insert().values({name: bindparam(name) for name in _INSTANCE_PARAMETERS})
+)
+assert _INSERT_INSTANCES.parameter_names == _INSTANCE_PARAMETERS
 
 
 def _widen_span(session: Session, collection: Collection, span: int) -> None:
