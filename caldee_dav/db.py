@@ -235,35 +235,59 @@ def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
 
 
 class PlainStatement:
-    """A Core statement whose parameters and columns are all plain (text, integers, booleans: nothing
-    SQLAlchemy would convert either way), run on SQLite by the driver itself.
+    """A Core statement run on SQLite by the driver itself, its values converted by its columns' types.
 
     Why: SQLAlchemy spends 40-60 us of Python on executing a statement (its execution context, the
     parameters' and the result's processing, the events), and SQLite answers an indexed lookup in
     about 5. A message mailed in runs a dozen such statements (py-spy: SQLAlchemy's own Python was a
-    third of the inbound pipeline). Compiled once for SQLite: its SQL and its parameters' order. On
-    PostgreSQL it runs through SQLAlchemy as any statement (the round trip costs more than either).
-    No expanding IN parameters (their SQL depends on the values)."""
+    third of the inbound pipeline). Compiled once for SQLite: its SQL, its parameters' order, and the
+    conversions its parameters and result columns need (``TypeEngine.bind_processor`` and
+    ``result_processor``: a datetime to SQLite's text and back, JSON to text and back; none for text,
+    numbers and booleans). On PostgreSQL it runs through SQLAlchemy as any statement (the round trip
+    costs more than either). No expanding IN parameters (their SQL depends on the values)."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        compiled = statement.compile(dialect=sqlite.dialect())
+        dialect = sqlite.dialect()
+        compiled = statement.compile(dialect=dialect)
         self.sqlite_sql = str(compiled)
         self.parameter_names = tuple(compiled.positiontup or ())
         # The statement's own values (``tag == "VCALENDAR"`` is a parameter too), by parameter name.
         self.fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        binds = [compiled.binds[name] for name in self.parameter_names]
+        # The types as SQLite's dialect implements them (a generic DateTime converts nothing itself).
+        self._to_sqlite = tuple(
+            bind.type.dialect_impl(dialect).bind_processor(dialect) if _converted_type(bind.type) else None
+            for bind in binds
+        )
+        self._from_sqlite = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if _converted_type(column.type)
+            else None
+            for column in _result_columns(statement)
+        )
+        self._converts_parameters = any(self._to_sqlite)
+        self._converts_rows = any(self._from_sqlite)
 
     def _values(self, params: dict[str, Any]) -> list[Any]:
-        return [params[name] if name in params else self.fixed[name] for name in self.parameter_names]
+        values = [params[name] if name in params else self.fixed[name] for name in self.parameter_names]
+        if self._converts_parameters:
+            return _converted(self._to_sqlite, values)
+        return values
+
+    def _rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if self._converts_rows:
+            return [tuple(_converted(self._from_sqlite, row)) for row in rows]
+        return rows
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows (the driver's tuples on SQLite), in the session's transaction."""
         connection = session.connection()
         if on_postgresql(connection):
             return [tuple(row) for row in connection.execute(self.statement, params)]
-        return connection.connection.driver_connection.execute(
-            self.sqlite_sql, self._values(params)
-        ).fetchall()
+        return self._rows(
+            connection.connection.driver_connection.execute(self.sqlite_sql, self._values(params)).fetchall()
+        )
 
     def first(self, session: Session, params: dict[str, Any]) -> tuple[Any, ...] | None:
         rows = self.rows(session, params)
@@ -289,7 +313,37 @@ class PlainStatement:
                 self.statement, [dict(zip(self.parameter_names, row, strict=True)) for row in rows]
             )
             return
+        if self._converts_parameters:
+            rows = [tuple(_converted(self._to_sqlite, row)) for row in rows]
         connection.connection.driver_connection.executemany(self.sqlite_sql, rows)
+
+
+# What the sqlite3 driver takes and gives as they are: no conversion (a bool is stored as 1 or 0).
+_DRIVER_TYPES = (bool, int, float, str, bytes)
+
+
+def _converted_type(type_: Any) -> bool:
+    """Whether values of ``type_`` need its processors (a datetime, JSON), not the driver's own."""
+    try:
+        return type_.python_type not in _DRIVER_TYPES
+    except NotImplementedError:  # a type that does not say: converted as SQLAlchemy would
+        return True
+
+
+def _result_columns(statement: Executable) -> list[Any]:
+    """The columns a statement returns: a SELECT's, or an INSERT, UPDATE or DELETE's RETURNING."""
+    selected = getattr(statement, "selected_columns", None)
+    if selected is None:
+        selected = getattr(statement, "exported_columns", ())
+    return list(selected)
+
+
+def _converted(processors: tuple[Any, ...], values: Any) -> list[Any]:
+    # None goes through its processor too, as SQLAlchemy passes it (JSON's writes it as 'null').
+    return [
+        process(value) if process is not None else value
+        for process, value in zip(processors, values, strict=True)
+    ]
 
 
 def write_stall(engine: Engine, timeout: float) -> str | None:

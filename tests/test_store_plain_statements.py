@@ -12,11 +12,11 @@ import secrets
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from caldee_dav import db, store
 from caldee_dav.calendars import accounts, objects
-from caldee_dav.models import Collection, Webhook
+from caldee_dav.models import CalendarObject, Collection, Webhook
 from caldee_dav.scheduling import webhook_events
 from caldee_dav.store.changes import changes_since
 from tests.test_store_contract import event, prepared
@@ -42,6 +42,8 @@ def test_a_calendar_is_found_by_its_id_and_nothing_else_is(
         head = store.calendar_head_by_public_id(session, public_id)
         assert head == store.CalendarHead(calendar.id, "America/New_York", "Europe/Paris")
         assert store.calendar_head_by_inbound_token(session, calendar.inbound_token or "") == head
+        assert store.calendar_head_by_id(session, calendar.id) == head
+        assert store.calendar_head_by_id(session, -1) is None
         # The owner's principal collection has an id of the same form, and is no calendar: the
         # statement's own value (tag = 'VCALENDAR') is applied.
         principal = session.scalars(
@@ -114,3 +116,41 @@ def test_an_owner_s_active_webhooks_are_found_by_trigger(
         created = webhook_events.subscribed_webhooks(session, owner_id, "event.created")
     assert [ident[:4] for ident in received] == ["wh_a"]
     assert sorted(ident[:4] for ident in created) == ["wh_a", "wh_b"]
+
+
+def test_times_and_json_written_by_the_driver_read_back_as_sqlalchemy_reads_them(
+    database_url: str, owner_and_calendar: tuple[str, str]
+) -> None:
+    """The revision bump, an object's row and a log row carry datetimes and JSON: written by the
+    driver on SQLite, they must be what the ORM reads (aware UTC times, lists), and compare in SQL
+    with what SQLAlchemy writes (the inbound log's paging compares received_at)."""
+    _, public_id = owner_and_calendar
+    text = event("plain-2@example.com", "DTSTART:20261103T100000Z\r\nSUMMARY:Typed\r\n")
+    with db.write_unit(db.engine_for(database_url)) as session:
+        calendar = store.calendar_for_writing_by_public_id(session, public_id)
+        assert calendar is not None
+        written = objects.put_object(session, calendar, "plain-2.ics", prepared(text))
+    with db.write_unit(db.engine_for(database_url)) as session:
+        calendar = store.calendar_for_writing_by_public_id(session, public_id)
+        assert calendar is not None
+        revision = store.bump_revision(session, calendar)
+        bumped_at = calendar.updated_at
+    with db.read_unit(db.engine_for(database_url)) as session:
+        row = session.scalars(select(Collection).where(Collection.public_id == public_id)).one()
+        assert row.updated_at == bumped_at and bumped_at.tzinfo is not None
+        assert row.revision == revision == calendar.revision
+        stored = session.get(CalendarObject, written.obj.id)
+        assert stored is not None and stored.last_modified == written.obj.last_modified
+        assert stored.last_modified.tzinfo is not None and stored.recurring is False
+        # A time compared in SQL with a parameter SQLAlchemy writes: the same text form.
+        later = session.scalar(
+            select(func.count())
+            .select_from(CalendarObject)
+            .where(CalendarObject.id == written.obj.id, CalendarObject.last_modified < stored.last_modified)
+        )
+        assert later == 0
+    with db.write_unit(db.engine_for(database_url)) as session:
+        locked = store.lock_collection_for_write(session, row.path)
+        assert locked is not None
+        assert locked.revision == row.revision + 1 and locked.updated_at >= row.updated_at
+        assert isinstance(locked.props, dict) and locked.created_at == row.created_at

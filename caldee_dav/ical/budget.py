@@ -58,7 +58,11 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="caledee-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            # Woken only when this deadline comes first: otherwise the watchdog already sleeps until
+            # an earlier one, and looks at the heap again then. (Every indexed series arms a deadline;
+            # waking the thread for each cost a switch of threads, and of the GIL, per message.)
+            if self._heap[0][2] is entry:
+                self._wake.notify()
 
     def disarm(self, entry: _Deadline) -> None:
         with self._lock:

@@ -219,7 +219,7 @@ def receive(
     if on_postgresql:
         session.connection().execute(_LOG_OUTCOME, {"row_id": logged["id"], **result})
     else:
-        session.connection().execute(_LOG_WHOLE, logged | result)
+        _LOG_WHOLE.run(session, logged | result)
     row = InboundMessage(**(logged | result))  # as logged (not in the session: read, never changed)
     if mail.ignored is None and mail.calendars and calendar.owner_id is not None:
         resource = (webhook_events.INBOUND_MESSAGE, row.id)
@@ -254,7 +254,11 @@ _LOG_FIRST = (
 # The row's outcome, once the message is applied: the columns set are the parameters' (method, uids,
 # outcome, reason, actions), typed by their columns.
 _LOG_OUTCOME = InboundMessage.__table__.update().where(InboundMessage.__table__.c.id == bindparam("row_id"))
-_LOG_WHOLE = InboundMessage.__table__.insert()
+_LOG_WHOLE = db.PlainStatement(
+    InboundMessage.__table__.insert().values(
+        {column.name: bindparam(column.name) for column in InboundMessage.__table__.c}
+    )
+)
 _LOGGED = db.PlainStatement(
     select(InboundMessage.id).where(
         InboundMessage.collection_id == bindparam("collection_id"),
@@ -467,7 +471,7 @@ def _apply(
     if method == "REPLY":
         return _apply_reply(session, settings, calendar, incoming, stored, sender, now)
     if ahead is None or not _still_current(session, calendar, stored, ahead):
-        zone = calendar_events.calendar_zone(session, calendar) if stored is not None else None
+        zone = _calendar_zone(session, calendar) if stored is not None else None
         limits = objects.WriteLimits.from_settings(settings)
         ahead = _worked_out(method, incoming, stored, zone, sender, limits, now)
     refusal = _refusal(session, calendar, sender, incoming, ahead.organizers)
@@ -488,7 +492,17 @@ def _still_current(
     of a stored event, in the zone the calendar has now)."""
     if stored is None:
         return ahead.etag is None
-    return ahead.etag == stored.etag and ahead.zone == calendar_events.calendar_zone(session, calendar)
+    return ahead.etag == stored.etag and ahead.zone == _calendar_zone(session, calendar)
+
+
+def _calendar_zone(session: Session, calendar: Collection) -> ZoneInfo:
+    """``calendar_events.calendar_zone`` as this transaction finds it: the calendar's and its owner's
+    zone names read with one plain statement (loading the owner with the ORM cost more than the rest
+    of an update's checks)."""
+    head = store.calendar_head_by_id(session, calendar.id)
+    if head is None:
+        return calendar_events.zone_of_calendar(calendar.timezone, None)
+    return calendar_events.zone_of_calendar(head.timezone, head.owner_timezone)
 
 
 def _apply_reply(
@@ -501,7 +515,7 @@ def _apply_reply(
     now: datetime,
 ) -> itip.Applied:
     existing = parse_without_iana_zones(stored.text) if stored is not None else None
-    zone = calendar_events.calendar_zone(session, calendar)
+    zone = _calendar_zone(session, calendar)
     applied = itip.apply_reply(existing, incoming, sender, zone, now)
     if applied.calendar is None:
         return applied

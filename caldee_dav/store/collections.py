@@ -14,6 +14,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -91,6 +92,13 @@ def calendar_head_by_inbound_token(session: Session, token: str) -> CalendarHead
     return CalendarHead(*row) if row is not None else None
 
 
+def calendar_head_by_id(session: Session, collection_id: int) -> CalendarHead | None:
+    """The head of the calendar a transaction already holds (its zones as they are now, read with one
+    plain statement rather than by loading the owner)."""
+    row = _HEAD_BY_ID.first(session, {"collection_id": collection_id})
+    return CalendarHead(*row) if row is not None else None
+
+
 def calendar_for_writing_by_public_id(session: Session, public_id: str) -> Collection | None:
     """``calendar_by_public_id``'s calendar as a detached object, read with Core (the ORM's load costs
     three times as much, on the path of every message mailed in): for a unit that writes the calendar's
@@ -103,10 +111,14 @@ def calendar_for_writing_by_inbound_token(session: Session, token: str) -> Colle
     return _detached(session, _CALENDAR_ROW_BY_INBOUND_TOKEN, {"token": token})
 
 
-def _detached(session: Session, statement: Any, params: dict[str, Any]) -> Collection | None:
-    """The collection a Core statement of all its columns finds, as a detached object."""
-    row = session.connection().execute(statement, params).first()
-    return Collection(**row._mapping) if row is not None else None
+def _detached(session: Session, statement: PlainStatement, params: dict[str, Any]) -> Collection | None:
+    """The collection a statement of all its columns (``_COLUMNS``) finds, as a detached object."""
+    row = statement.first(session, params)
+    return _collection(row) if row is not None else None
+
+
+def _collection(row: tuple[Any, ...]) -> Collection:
+    return Collection(**dict(zip(_COLUMNS, row, strict=True)))
 
 
 # Built once, with named parameters: every message mailed in looks its calendar up, and building a
@@ -123,11 +135,18 @@ _HEAD_BY_PUBLIC_ID = PlainStatement(
 _HEAD_BY_INBOUND_TOKEN = PlainStatement(
     _HEADS.where(Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR")
 )
-_CALENDAR_ROW_BY_PUBLIC_ID = select(*Collection.__table__.c).where(
-    Collection.public_id == bindparam("public_id"), Collection.tag == "VCALENDAR"
+_HEAD_BY_ID = PlainStatement(_HEADS.where(Collection.id == bindparam("collection_id")))
+# Every column of a collection, in the order the whole-row statements return them.
+_COLUMNS = tuple(column.name for column in Collection.__table__.c)
+_CALENDAR_ROW_BY_PUBLIC_ID = PlainStatement(
+    select(*Collection.__table__.c).where(
+        Collection.public_id == bindparam("public_id"), Collection.tag == "VCALENDAR"
+    )
 )
-_CALENDAR_ROW_BY_INBOUND_TOKEN = select(*Collection.__table__.c).where(
-    Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR"
+_CALENDAR_ROW_BY_INBOUND_TOKEN = PlainStatement(
+    select(*Collection.__table__.c).where(
+        Collection.inbound_token == bindparam("token"), Collection.tag == "VCALENDAR"
+    )
 )
 
 
@@ -203,11 +222,14 @@ def bump_revision(session: Session, collection: Collection) -> int:
     # Pending changes are flushed first, as the ORM's autoflush did (the order locks are taken in);
     # the in-session object is told the new values as committed: not a change to flush.
     session.flush()
-    row = session.connection().execute(_BUMP_BY_ID, {"collection_id": collection.id, "now": now}).one()
-    set_committed_value(collection, "revision", row.revision)
-    set_committed_value(collection, "updated_at", row.updated_at)
-    bumped[collection.id] = row.revision
-    return row.revision
+    row = _BUMP_BY_ID.first(session, {"collection_id": collection.id, "now": now})
+    if row is None:
+        raise NoResultFound(f"collection {collection.id} does not exist")
+    revision, updated_at = row
+    set_committed_value(collection, "revision", revision)
+    set_committed_value(collection, "updated_at", updated_at)
+    bumped[collection.id] = revision
+    return revision
 
 
 def lock_collection_for_write(session: Session, path: str) -> Collection | None:
@@ -216,13 +238,14 @@ def lock_collection_for_write(session: Session, path: str) -> Collection | None:
     object (read with Core: this is on the path of every CalDAV PUT). It must be the transaction's
     first bump of that collection (one revision per transaction)."""
     bumped: dict[int, int] = session.info.setdefault(BUMPED_REVISIONS, {})
-    row = session.connection().execute(_LOCK_BY_PATH, {"collection_path": path, "now": clock.now()}).first()
+    row = _LOCK_BY_PATH.first(session, {"collection_path": path, "now": clock.now()})
     if row is None:
         return None
-    if row.id in bumped:
+    collection = _collection(row)
+    if collection.id in bumped:
         raise RuntimeError("lock_collection_for_write must be the transaction's first bump")
-    bumped[row.id] = row.revision
-    return Collection(**row._mapping)
+    bumped[collection.id] = collection.revision
+    return collection
 
 
 def _bump(where: Any, now: Any) -> Update:
@@ -231,13 +254,17 @@ def _bump(where: Any, now: Any) -> Update:
 
 
 # ``_bump`` built once with named parameters, returning the whole row: it runs on every CalDAV PUT.
-_LOCK_BY_PATH = _bump(Collection.path == bindparam("collection_path"), bindparam("now")).returning(
-    *Collection.__table__.c
+_LOCK_BY_PATH = PlainStatement(
+    _bump(Collection.path == bindparam("collection_path"), bindparam("now")).returning(
+        *Collection.__table__.c
+    )
 )
 
 
-_BUMP_BY_ID = _bump(Collection.id == bindparam("collection_id"), bindparam("now")).returning(
-    Collection.revision, Collection.updated_at
+_BUMP_BY_ID = PlainStatement(
+    _bump(Collection.id == bindparam("collection_id"), bindparam("now")).returning(
+        Collection.revision, Collection.updated_at
+    )
 )
 
 

@@ -58,17 +58,16 @@ def write_object(
         "expanded_until": index.expanded_until,
         "last_modified": clock.now(),
     }
-    connection = session.connection()
     if existing_id is None and db.on_postgresql(session):
         object_id = _insert_in_one_statement(session, collection, href, values, index)
     else:
         if existing_id is None:
             params = {"collection_id": collection.id, "href": href, **values}
-            object_id = connection.execute(_INSERT_OBJECT, params).scalar_one()
+            (object_id,) = _INSERT_OBJECT.rows(session, params)[0]
         else:
             object_id = existing_id
-            connection.execute(_DELETE_INSTANCES, {"object_id": object_id})
-            connection.execute(_UPDATE_OBJECT, {"object_id": object_id, **values})
+            _DELETE_INSTANCES.run(session, {"object_id": object_id})
+            _UPDATE_OBJECT.run(session, {"object_id": object_id, **values})
         _write_instances(session, collection, object_id, index)
         record_change(session, collection, href, deleted=False)
     if index.instances:
@@ -187,14 +186,35 @@ def _widen_span(session: Session, collection: Collection, span: int) -> None:
 _NEW_OBJECT_ALONE = _new_object_statement(with_instances=False)
 _NEW_OBJECT_WITH_INSTANCES = _new_object_statement(with_instances=True)
 
-# The other writes of write_object, built once for the same reason: every column a parameter (the
-# columns set are those of the parameters, typed by their columns).
-_INSERT_OBJECT = CalendarObject.__table__.insert().returning(CalendarObject.__table__.c.id)
-_UPDATE_OBJECT = CalendarObject.__table__.update().where(
-    CalendarObject.__table__.c.id == bindparam("object_id")
+# The other writes of write_object, built once for the same reason, run by the driver on SQLite
+# (db.PlainStatement): an object's columns set from the parameters of the same names (write_object's
+# ``values``, and the new object's calendar and href).
+_OBJECT_VALUES = (
+    "uid",
+    "event_id",
+    "component",
+    "etag",
+    "text",
+    "size",
+    "range_start",
+    "range_end",
+    "recurring",
+    "expanded_until",
+    "last_modified",
 )
-_DELETE_INSTANCES = delete(Occurrence.__table__).where(
-    Occurrence.__table__.c.object_id == bindparam("object_id")
+_OBJECTS = CalendarObject.__table__
+_INSERT_OBJECT = db.PlainStatement(
+    _OBJECTS.insert()
+    .values({name: bindparam(name) for name in ("collection_id", "href", *_OBJECT_VALUES)})
+    .returning(_OBJECTS.c.id)
+)
+_UPDATE_OBJECT = db.PlainStatement(
+    _OBJECTS.update()
+    .where(_OBJECTS.c.id == bindparam("object_id"))
+    .values({name: bindparam(name) for name in _OBJECT_VALUES})
+)
+_DELETE_INSTANCES = db.PlainStatement(
+    delete(Occurrence.__table__).where(Occurrence.__table__.c.object_id == bindparam("object_id"))
 )
 
 
