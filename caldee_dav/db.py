@@ -51,6 +51,25 @@ def _prepare_sqlite(engine: Engine) -> None:
         # On the driver's connection: exec_driver_sql's execution context costs more than the BEGIN.
         connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
+    # Savepoints to the driver's connection too. SQLAlchemy runs each SAVEPOINT and RELEASE as a whole
+    # statement execution (compiled clause, execution context, result): every mailed invitation is
+    # applied in a savepoint, and the pair cost 5 % of its time (py-spy), more than SQLite's work.
+    # The dialect's own methods, on this engine's dialect only (what its connections call).
+    dialect = engine.dialect
+    dialect.do_savepoint = _on_driver("SAVEPOINT")  # type: ignore[method-assign]
+    dialect.do_release_savepoint = _on_driver("RELEASE SAVEPOINT")  # type: ignore[method-assign]
+    dialect.do_rollback_to_savepoint = _on_driver("ROLLBACK TO SAVEPOINT")  # type: ignore[method-assign]
+
+
+def _on_driver(command: str) -> Any:
+    """A dialect's savepoint method that sends ``command`` and the savepoint's name (SQLAlchemy's own,
+    ``sa_savepoint_<n>``) straight to the driver's connection."""
+
+    def run(connection: Connection, name: str) -> None:
+        connection.connection.driver_connection.execute(f'{command} "{name}"')
+
+    return run
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
