@@ -37,7 +37,7 @@ def _fixture_calendars() -> list[str]:
 EDGE_LINES = [
     "DTSTAMP:20261207T101500Z",
     "DTSTART;TZID=Europe/Berlin:20261207T101500",
-    "DTSTART;TZID=\"Pacific Standard Time\":20261207T101500",
+    'DTSTART;TZID="Pacific Standard Time":20261207T101500',
     'ATTENDEE;CN="Doe, Jane";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION:mailto:jane@example.com',
     'DESCRIPTION;ALTREP="cid:part1.0001@example.org":The Fall\'98 Wild: see http://x/y',
     "ORGANIZER;CN=Org:mailto:org@example.com",
@@ -52,14 +52,35 @@ EDGE_LINES = [
     "BAD_NAME:v",
     "A\\:B:escaped colon in the name",
     "SUMMARY:a\\, b\\; c\\n d",
-    "ATTENDEE;X-A=\"a:b\";CN=x:mailto:x@example.com",
-    "ATTENDEE;X-A=\"unterminated:mailto:x@example.com",
+    'ATTENDEE;X-A="a:b";CN=x:mailto:x@example.com',
+    'ATTENDEE;X-A="unterminated:mailto:x@example.com',
     "ATTENDEE;=novalue:mailto:x@example.com",
     "ATTENDEE;CN:mailto:x@example.com",
     "RRULE:FREQ=WEEKLY;BYDAY=MO,WE",
     "CATEGORIES:a,b,c",
     "X-EMPTY:",
     "ÄÖÜ:non-ascii name",
+    # Parameters split the quick way, and the ones icalendar transforms (left to it).
+    "ATTENDEE;CN=Jane Doe;PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:jane@example.com",
+    "ATTENDEE;cn=lower;x-key=Mixed Case:mailto:x@example.com",
+    "ATTENDEE;CN=Doe, Jane:mailto:x@example.com",
+    "ATTENDEE;DELEGATED-TO=mailto:a@example.com:mailto:x@example.com",
+    "ATTENDEE;CN=a^nb^^c^'d:mailto:x@example.com",
+    "ATTENDEE;CN=50%2C off:mailto:x@example.com",
+    "ATTENDEE;CN = spaced ; ROLE= CHAIR:mailto:x@example.com",
+    "ATTENDEE;CN=trailing :mailto:x@example.com",
+    "ATTENDEE; CN=leading:mailto:x@example.com",
+    "ATTENDEE;CN=a\tb:mailto:x@example.com",
+    "ATTENDEE;CN=:mailto:x@example.com",
+    "ATTENDEE;CN=x;:mailto:x@example.com",
+    "ATTENDEE;;CN=x:mailto:x@example.com",
+    "ATTENDEE;CN=x;CN=y:mailto:x@example.com",
+    "ATTENDEE;X-EQ=a=b:mailto:x@example.com",
+    "ATTENDEE;BAD_KEY=x:mailto:x@example.com",
+    "ATTENDEE;CN=ctl\x01char:mailto:x@example.com",
+    "BAD NAME;CN=x:v",
+    "DTSTART;VALUE=DATE:20261207",
+    "DTSTART;TZID=America/Argentina/Buenos_Aires;VALUE=DATE-TIME:20261207T101500",
 ]
 
 
@@ -97,7 +118,9 @@ def test_text_icalendar_refuses_is_refused_in_icalendar_s_words() -> None:
     assert "BEGIN:VCALENDAR" in str(refused.value)  # the text quoted, not a list of lines
 
 
-LINE_CHARACTERS = st.sampled_from(list("ABZaz09-_:;=,\"\\ \t/.@'é") + ["TZID", "CN", "mailto:", "VALUE=DATE"])
+LINE_CHARACTERS = st.sampled_from(
+    list("ABZaz09-_:;=,\"\\ \t/.@'é^%") + ["TZID", "CN", "mailto:", "VALUE=DATE", ";CN=", "ATTENDEE;"]
+)
 
 
 @settings(max_examples=400, deadline=None)
