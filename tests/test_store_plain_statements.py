@@ -61,16 +61,21 @@ def test_a_calendar_is_found_by_its_id_and_nothing_else_is(
         assert isinstance(detached.created_at, datetime) and isinstance(detached.props, dict)
 
 
+def _put_new(database_url: str, public_id: str, name: str) -> tuple[str, objects.WriteResult, int]:
+    """A new event ``<name>@example.com`` at ``<name>.ics``: its text, the write, the revision."""
+    text = event(f"{name}@example.com", f"DTSTART:20261103T100000Z\r\nSUMMARY:{name}\r\n")
+    with db.write_unit(db.engine_for(database_url)) as session:
+        calendar = store.calendar_for_writing_by_public_id(session, public_id)
+        assert calendar is not None
+        written = objects.put_object(session, calendar, f"{name}.ics", prepared(text))
+        return text, written, calendar.revision
+
+
 def test_an_object_is_found_by_its_uid_with_its_href_etag_and_text(
     database_url: str, owner_and_calendar: tuple[str, str]
 ) -> None:
     _, public_id = owner_and_calendar
-    text = event("plain-1@example.com", "DTSTART:20261103T100000Z\r\nSUMMARY:Plain\r\n")
-    with db.write_unit(db.engine_for(database_url)) as session:
-        calendar = store.calendar_for_writing_by_public_id(session, public_id)
-        assert calendar is not None
-        written = objects.put_object(session, calendar, "plain-1.ics", prepared(text))
-        revision = calendar.revision
+    text, written, revision = _put_new(database_url, public_id, "plain-1")
     with db.read_unit(db.engine_for(database_url)) as session:
         calendar = store.calendar_for_writing_by_public_id(session, public_id)
         assert calendar is not None and calendar.revision == revision
@@ -121,15 +126,12 @@ def test_an_owner_s_active_webhooks_are_found_by_trigger(
 def test_times_and_json_written_by_the_driver_read_back_as_sqlalchemy_reads_them(
     database_url: str, owner_and_calendar: tuple[str, str]
 ) -> None:
-    """The revision bump, an object's row and a log row carry datetimes and JSON: written by the
-    driver on SQLite, they must be what the ORM reads (aware UTC times, lists), and compare in SQL
-    with what SQLAlchemy writes (the inbound log's paging compares received_at)."""
+    """The revision bump, the calendar's row and an object's row carry datetimes and JSON: written
+    and read by the driver on SQLite, they must be what the ORM reads (aware UTC times, dictionaries),
+    and compare in SQL with what SQLAlchemy writes. (The inbound log's row, written the same way, is
+    paged by its time in tests/test_api_inbound.py.)"""
     _, public_id = owner_and_calendar
-    text = event("plain-2@example.com", "DTSTART:20261103T100000Z\r\nSUMMARY:Typed\r\n")
-    with db.write_unit(db.engine_for(database_url)) as session:
-        calendar = store.calendar_for_writing_by_public_id(session, public_id)
-        assert calendar is not None
-        written = objects.put_object(session, calendar, "plain-2.ics", prepared(text))
+    _, written, _ = _put_new(database_url, public_id, "plain-2")
     with db.write_unit(db.engine_for(database_url)) as session:
         calendar = store.calendar_for_writing_by_public_id(session, public_id)
         assert calendar is not None
