@@ -15,7 +15,8 @@ Baseline in the same run: the same messages, the same clients, to aiosmtpd's own
 subprocess: it receives and drops), i.e. what SMTP on this machine costs with nothing applied. Ratio =
 Caledee / Sink. Checked after each run: one log row per message, and the outcomes the mix expects.
 
-Target: at least 200 messages/s. Results: docs/performance.md ("Inbound mail").
+Target: at least 200 messages/s, said for each backend (the exit status is 1 when any misses it).
+Results: docs/performance.md ("Inbound mail").
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from caldee_dav.schema import migrate  # noqa: E402
 from tests import imip_fixtures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGET = 200  # messages a second
 FIRST_INVITATIONS = [
     "google_series",
     "outlook_teams_series",
@@ -306,18 +308,19 @@ def main() -> int:
         f"{'backend':<12} {'Caledee':>14} {'Sink (baseline)':>17} {'ratio':>7}"
         f" {'server CPU':>14} {'database CPU':>14}"
     )
-    failed = False
+    verdicts = []
     try:
         for name, url in backends:
             run = run_backend(name, url, args, workdir)
             database = f"{run.database_ms:>8.2f} ms/msg" if "postgresql" in url else f"{'-':>14}"
             rates = f"{run.rate:>8.0f} msg/s {run.baseline:>11.0f} msg/s {run.rate / run.baseline:>7.2f}"
             print(f"{name:<12} {rates} {run.server_ms:>8.2f} ms/msg {database}")
-            failed |= run.rate < 200
+            verdicts.append((name, run.rate >= TARGET))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("target: at least 200 messages/s:", "missed" if failed else "met")
-    return 1 if failed else 0
+    said = ", ".join(f"{name} {'met' if met else 'missed'}" for name, met in verdicts)
+    print(f"target: at least {TARGET} messages/s: {said}")
+    return 0 if all(met for _, met in verdicts) else 1
 
 
 if __name__ == "__main__":
