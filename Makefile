@@ -58,12 +58,14 @@ test: $(STAMP)
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
 		echo "chromium could not be installed: the browser tests (tests/test_booking_pages.py) will be skipped"
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q $(PARALLEL)
 	CALEDEE_TEST_CLOCK_OFFSET_DAYS=730 CALEDEE_TEST_POSTGRES_URL= $(BIN)/pytest -q $(PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
 # The litmus WebDAV suite against a fresh server (tests/litmus.sh); needs the litmus package.

@@ -51,8 +51,6 @@ NEW_YORK = "America/New_York"
 MAIL_SENDER = "caledee@localhost"  # the default: mail_from empty, mail_domain localhost
 
 
-
-
 # --- the SMTP sink ------------------------------------------------------------------------------
 
 

@@ -41,8 +41,6 @@ LOOPBACK = {
 }
 
 
-
-
 def documented_verifier() -> Callable[..., bool]:
     """``verify_webhook`` exactly as docs/api.md shows it."""
     text = (ROOT / "docs" / "api.md").read_text()
