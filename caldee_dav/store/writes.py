@@ -203,6 +203,9 @@ _OBJECT_VALUES = (
     "last_modified",
 )
 _OBJECTS = CalendarObject.__table__
+# A column added to the table needs a value in write_object (and here), or SQLite's statements would
+# leave it to its default where PostgreSQL's one-statement insert sets it.
+assert {"id", "collection_id", "href", *_OBJECT_VALUES} == set(_OBJECTS.c.keys())
 _INSERT_OBJECT = db.PlainStatement(
     _OBJECTS.insert()
     .values({name: bindparam(name) for name in ("collection_id", "href", *_OBJECT_VALUES)})
