@@ -46,7 +46,7 @@ stop: $(STAMP)
 # (tests/conftest.py free_port).
 PARALLEL = -n 2 --dist loadfile
 
-test: $(STAMP)
+test: lint
 	@command -v litmus >/dev/null || ! command -v apt-get >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null 2>&1 && \
@@ -57,9 +57,6 @@ test: $(STAMP)
 		{ apt-get update -q >/dev/null 2>&1 && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
 		echo "chromium could not be installed: the browser tests (tests/test_booking_pages.py) will be skipped"
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q $(PARALLEL)
 	CALEDEE_TEST_CLOCK_OFFSET_DAYS=730 CALEDEE_TEST_POSTGRES_URL= $(BIN)/pytest -q $(PARALLEL)
 
